@@ -1,0 +1,74 @@
+use std::io::Write;
+
+use super::secret::expand;
+use super::*;
+
+fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    Settings::load_with_env(
+        Some(file.path()),
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let settings = Settings::load_with_env(None, Vec::new()).unwrap();
+    assert_eq!(settings.listen.to_string(), "127.0.0.1:8700");
+    assert_eq!(settings.database_url(), "sqlite://baton-data/baton.db");
+}
+
+#[test]
+fn environment_overrides_the_file_and_ignores_cli_variables() {
+    let settings = load_text(
+        "listen: 127.0.0.1:9000\nlog:\n  level: debug\n",
+        &[
+            ("BATON_LISTEN", "127.0.0.1:9100"),
+            ("BATON_LOG__FORMAT", "json"),
+            ("BATON_TOKEN", "not-a-setting"),
+            ("BATON_SERVER", "http://x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
+    assert_eq!(settings.log.format, LogFormat::Json);
+    assert_eq!(settings.log.level, "debug");
+}
+
+#[test]
+fn mistakes_are_reported_with_file_line_and_column() {
+    let err = load_text(
+        "listen: 127.0.0.1:9000\nservers:\n  - name: j\n    knd: jenkins\n",
+        &[],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(":4:5: "), "{text}");
+    assert!(text.contains("knd"), "{text}");
+}
+
+#[test]
+fn duplicate_servers_and_bad_urls_are_rejected() {
+    let twice = "servers:\n  - {name: a, kind: jenkins, url: 'http://x'}\n  - {name: a, kind: teamcity, url: 'http://y'}\n";
+    assert!(load_text(twice, &[])
+        .unwrap_err()
+        .to_string()
+        .contains("defined twice"));
+    let bad = "servers:\n  - {name: a, kind: jenkins, url: 'ftp://x'}\n";
+    assert!(load_text(bad, &[])
+        .unwrap_err()
+        .to_string()
+        .contains("http://"));
+}
+
+#[test]
+fn secret_references_expand_and_never_print() {
+    let expanded = expand("Bearer ${T}", |n| (n == "T").then(|| "s3cr3t".into())).unwrap();
+    assert_eq!(expanded, "Bearer s3cr3t");
+    assert!(expand("${MISSING}", |_| None)
+        .unwrap_err()
+        .contains("MISSING"));
+    let secret = Secret::new("s3cr3t");
+    assert!(!format!("{secret:?}").contains("s3cr3t"));
+}

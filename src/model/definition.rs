@@ -1,0 +1,168 @@
+//! The pipeline definition: CodePipeline's `PipelineDeclaration`, field for field, in the
+//! canonical form Baton stores and serves. Parsing (with positions) lives in `parse`, checks
+//! in `validate`; these types only describe a definition that already passed both.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pipeline {
+    pub name: String,
+    #[serde(default)]
+    pub execution_mode: ExecutionMode,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<VariableDeclaration>,
+    pub stages: Vec<Stage>,
+}
+
+/// How executions of one pipeline share its stages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionMode {
+    /// One execution per stage; a newer execution waiting at a stage replaces an older one.
+    #[default]
+    Superseded,
+    /// One execution per stage, in arrival order, none replaced.
+    Queued,
+    /// Executions are independent of each other.
+    Parallel,
+}
+
+/// A pipeline-level variable, `#{variables.NAME}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariableDeclaration {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    pub name: String,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    pub name: String,
+    pub action_type_id: ActionTypeId,
+    #[serde(default = "default_run_order")]
+    pub run_order: u16,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub configuration: BTreeMap<String, ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_artifacts: Vec<ArtifactRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_artifacts: Vec<ArtifactRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_in_minutes: Option<u32>,
+}
+
+fn default_run_order() -> u16 {
+    1
+}
+
+/// `{"name": ".."}`, as CodePipeline writes artifact references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionTypeId {
+    pub category: Category,
+    pub owner: Owner,
+    pub provider: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Category {
+    Source,
+    Build,
+    Deploy,
+    Test,
+    Invoke,
+    Approval,
+    Compute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Owner {
+    #[serde(rename = "AWS")]
+    Aws,
+    ThirdParty,
+    Custom,
+}
+
+/// A configuration value: a string, as in CodePipeline, or for a few keys (Jenkins
+/// `Parameters`, TeamCity `Properties`) a map of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    Text(String),
+    Map(BTreeMap<String, String>),
+}
+
+impl ConfigValue {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            ConfigValue::Text(text) => Some(text),
+            ConfigValue::Map(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Aws => f.write_str("AWS"),
+            Owner::ThirdParty => f.write_str("ThirdParty"),
+            Owner::Custom => f.write_str("Custom"),
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn stage(&self, name: &str) -> Option<(usize, &Stage)> {
+        self.stages.iter().enumerate().find(|(_, s)| s.name == name)
+    }
+}
+
+impl Stage {
+    pub fn action(&self, name: &str) -> Option<(usize, &Action)> {
+        self.actions
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.name == name)
+    }
+}
+
+impl Action {
+    /// The built-in manual approval, whoever owns it (`AWS` in imported pipelines).
+    pub fn is_manual_approval(&self) -> bool {
+        self.action_type_id.category == Category::Approval
+            && self.action_type_id.provider == "Manual"
+    }
+
+    pub fn config_text(&self, key: &str) -> Option<&str> {
+        self.configuration.get(key).and_then(ConfigValue::as_text)
+    }
+}

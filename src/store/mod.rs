@@ -1,0 +1,106 @@
+//! Durable state: pipeline definitions and their versions, executions, the per-pipeline
+//! stage gates, and the append-only event log that makes the runtime write-ahead. One
+//! trait with domain verbs; `sqlite` is the embedded default, and a PostgreSQL backend
+//! slots in beside it. May import `model` and `engine` state types, and sqlx; nothing above.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::engine::state::{Execution, Gates};
+use crate::model::Pipeline;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is unreadable ({what}): {source}")]
+    Corrupt {
+        what: String,
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A pipeline as stored: its current definition and bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPipeline {
+    pub name: String,
+    pub version: u32,
+    pub definition: Pipeline,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Result of `put_pipeline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub version: u32,
+    /// False when the definition equals the current one; the version then stays.
+    pub changed: bool,
+}
+
+/// One entry of the event log, as the runtime appends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub pipeline: String,
+    pub execution_id: Option<String>,
+    /// The event's variant name, for querying without parsing `body`.
+    pub kind: String,
+    pub body: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// An event read back, with its position in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub record: EventRecord,
+}
+
+/// What one engine step changed, written in a single transaction: the event that caused it,
+/// every execution it touched, and the pipeline's gates when they changed.
+#[derive(Debug, Clone)]
+pub struct Commit<'a> {
+    pub event: EventRecord,
+    pub executions: Vec<&'a Execution>,
+    pub gates: Option<&'a Gates>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates the pipeline at version 1, or stores a new version when the definition
+    /// differs from the current one. Every version stays readable.
+    async fn put_pipeline(&self, definition: &Pipeline, now: DateTime<Utc>) -> Result<PutOutcome>;
+    async fn pipeline(&self, name: &str) -> Result<Option<StoredPipeline>>;
+    async fn pipeline_version(&self, name: &str, version: u32) -> Result<Option<Pipeline>>;
+    async fn pipelines(&self) -> Result<Vec<StoredPipeline>>;
+    /// Deletes the pipeline, its versions, gates, executions and events. False when absent.
+    async fn delete_pipeline(&self, name: &str) -> Result<bool>;
+
+    /// The pipeline's gates; default (all open, nothing waiting) when never written.
+    async fn gates(&self, pipeline: &str) -> Result<Gates>;
+
+    /// Appends the event and writes the executions and gates, atomically and durably.
+    async fn commit(&self, commit: Commit<'_>) -> Result<()>;
+
+    async fn execution(&self, id: &str) -> Result<Option<Execution>>;
+    /// Executions of a pipeline, newest first, at most `limit`.
+    async fn executions(&self, pipeline: &str, limit: u32) -> Result<Vec<Execution>>;
+    /// Executions not yet finished (InProgress or Stopping), of one pipeline or all, oldest first.
+    async fn active_executions(&self, pipeline: Option<&str>) -> Result<Vec<Execution>>;
+    /// Number of executions per status, for metrics.
+    async fn execution_counts(&self) -> Result<Vec<(String, i64)>>;
+
+    /// The event log of one execution, in order.
+    async fn events(&self, execution_id: &str) -> Result<Vec<StoredEvent>>;
+}
