@@ -230,11 +230,12 @@ impl Settings {
             .filter_map(|(key, value)| {
                 let rest = key.strip_prefix("BATON_")?;
                 let top = rest.split("__").next()?;
-                ENV_KEYS.contains(&top).then(|| (key.to_lowercase(), value))
+                ENV_KEYS.contains(&top).then_some((key, value))
             })
             .collect();
         builder = builder.add_source(
-            config::Environment::with_prefix("baton")
+            config::Environment::with_prefix("BATON")
+                .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
                 .source(Some(env)),

@@ -167,9 +167,11 @@ impl Catalog {
                 match (candidates.next(), candidates.next()) {
                     (Some(only), None) => only,
                     (None, _) => return Err(format!("no {kind} server is configured")),
-                    (Some(_), Some(_)) => return Err(format!(
+                    (Some(_), Some(_)) => {
+                        return Err(format!(
                         "several {kind} servers are configured; name one with configuration.Server"
-                    )),
+                    ))
+                    }
                 }
             }
         };
