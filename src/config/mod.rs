@@ -276,6 +276,37 @@ impl Settings {
         Ok(())
     }
 
+    /// Expands every `${VAR}` secret reference and reads token files; the daemon calls this
+    /// once at start, so a missing variable stops it with a message that names it.
+    pub fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
+        for server in &mut self.servers {
+            if let Some(token) = &mut server.token {
+                token.resolve().map_err(|e| {
+                    ConfigError::Layering(format!("server `{}` token: {e}", server.name))
+                })?;
+            }
+        }
+        for token in &mut self.auth.tokens {
+            let fail = |e: String| ConfigError::Layering(format!("token `{}`: {e}", token.name));
+            match (&mut token.value, &token.value_file) {
+                (Some(value), _) => value.resolve().map_err(fail)?,
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+                    token.value = Some(Secret::new(text.trim()));
+                }
+                (None, None) => {}
+            }
+            if token.value.as_ref().is_some_and(|v| v.expose().len() < 16) {
+                return Err(ConfigError::Layering(format!(
+                    "token `{}` is shorter than 16 characters",
+                    token.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The servers and connections that pipelines may use.
     pub fn catalog(&self) -> Catalog {
         Catalog {

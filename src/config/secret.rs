@@ -1,5 +1,6 @@
-//! `Secret`: a string that never shows itself in `Debug` or `Display`. Read from the
-//! config as a literal or as a `${ENV_VAR}` reference, expanded when the file is loaded.
+//! `Secret`: a string that never shows itself in `Debug` or `Display`. Written in the
+//! config as a literal or as a `${ENV_VAR}` reference; `Settings::resolve_secrets` expands
+//! references when the daemon starts, so `baton validate` needs none of them set.
 
 use std::fmt;
 
@@ -13,9 +14,16 @@ impl Secret {
         Secret(value.into())
     }
 
-    /// The value itself; call it only where it is used, never to print.
+    /// The value itself; call it only where it is used, never to print. Before
+    /// `resolve` this is the text as written, `${VAR}` references included.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Expands `${VAR}` references from the environment.
+    pub fn resolve(&mut self) -> Result<(), String> {
+        self.0 = expand(&self.0, |name| std::env::var(name).ok())?;
+        Ok(())
     }
 }
 
@@ -27,10 +35,7 @@ impl fmt::Debug for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        expand(&raw, |name| std::env::var(name).ok())
-            .map(Secret)
-            .map_err(serde::de::Error::custom)
+        String::deserialize(deserializer).map(Secret)
     }
 }
 
