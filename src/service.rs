@@ -1,1 +1,332 @@
-//! Use cases.
+//! Use cases shared by the HTTP API (and through it the CLI): applying pipelines, starting
+//! and steering executions, reading history. Turns requests into engine events for the
+//! runtime and reads from the store; knows nothing of HTTP.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::state::{Execution, Gates, Trigger};
+use crate::engine::{Event, Rejection};
+use crate::model::{self, Pipeline};
+use crate::runtime::{Runtime, RuntimeError};
+use crate::store::{PutOutcome, StoreError, StoredPipeline};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        details: Vec<String>,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Upstream(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+impl From<RuntimeError> for ServiceError {
+    fn from(error: RuntimeError) -> Self {
+        match error {
+            RuntimeError::Rejected(Rejection::NotFound(m)) => ServiceError::NotFound(m),
+            RuntimeError::Rejected(Rejection::Conflict(m)) => ServiceError::Conflict(m),
+            RuntimeError::Rejected(Rejection::Invalid(m)) => ServiceError::Invalid {
+                message: m,
+                details: Vec::new(),
+            },
+            RuntimeError::PipelineNotFound(p) => {
+                ServiceError::NotFound(format!("pipeline {p} not found"))
+            }
+            RuntimeError::Store(e) => e.into(),
+            RuntimeError::Adapter(m) => ServiceError::Upstream(m),
+            RuntimeError::ShuttingDown => {
+                ServiceError::Unavailable("the daemon is shutting down".into())
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A pipeline with its gates, for reading.
+pub struct PipelineView {
+    pub stored: StoredPipeline,
+    pub gates: Gates,
+}
+
+/// What applying a definition did.
+pub struct Applied {
+    pub name: String,
+    pub outcome: PutOutcome,
+    pub notes: Vec<String>,
+}
+
+/// How long a long-poll for changes waits at most.
+pub const LONG_POLL: Duration = Duration::from_secs(20);
+
+#[derive(Clone)]
+pub struct Service {
+    runtime: Runtime,
+}
+
+impl Service {
+    pub fn new(runtime: Runtime) -> Service {
+        Service { runtime }
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Parses, validates and stores a definition sent for `name`.
+    pub async fn apply_pipeline(&self, name: &str, text: &str) -> Result<Applied> {
+        let loaded = model::load(name, text, self.runtime.catalog()).map_err(|diagnostics| {
+            ServiceError::Invalid {
+                message: format!("pipeline {name} has {} problem(s)", diagnostics.len()),
+                details: diagnostics.iter().map(ToString::to_string).collect(),
+            }
+        })?;
+        let pipeline: Pipeline = loaded.pipeline;
+        if pipeline.name != name {
+            return Err(ServiceError::Invalid {
+                message: format!(
+                    "the definition is named {}, but was sent to /pipelines/{name}",
+                    pipeline.name
+                ),
+                details: Vec::new(),
+            });
+        }
+        let outcome = self
+            .runtime
+            .store()
+            .put_pipeline(&pipeline, self.runtime.now())
+            .await?;
+        if outcome.changed {
+            self.runtime.definition_changed(name).await?;
+        }
+        Ok(Applied {
+            name: pipeline.name,
+            outcome,
+            notes: loaded.notes.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    pub async fn pipelines(&self) -> Result<Vec<(StoredPipeline, Option<Execution>)>> {
+        let store = self.runtime.store();
+        let mut out = Vec::new();
+        for pipeline in store.pipelines().await? {
+            let latest = store
+                .executions(&pipeline.name, 1)
+                .await?
+                .into_iter()
+                .next();
+            out.push((pipeline, latest));
+        }
+        Ok(out)
+    }
+
+    pub async fn pipeline(&self, name: &str) -> Result<PipelineView> {
+        let store = self.runtime.store();
+        let stored = store
+            .pipeline(name)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("pipeline {name} not found")))?;
+        let gates = store.gates(name).await?;
+        Ok(PipelineView { stored, gates })
+    }
+
+    pub async fn delete_pipeline(&self, name: &str) -> Result<()> {
+        match self.runtime.delete_pipeline(name).await? {
+            true => Ok(()),
+            false => Err(ServiceError::NotFound(format!("pipeline {name} not found"))),
+        }
+    }
+
+    /// Starts an execution of the pipeline's current version; returns its id.
+    pub async fn start(
+        &self,
+        pipeline: &str,
+        variables: BTreeMap<String, String>,
+        revision: Option<String>,
+        trigger: Trigger,
+    ) -> Result<String> {
+        let stored = self
+            .runtime
+            .store()
+            .pipeline(pipeline)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("pipeline {pipeline} not found")))?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let event = Event::Start {
+            execution: id.clone(),
+            version: stored.version,
+            trigger,
+            variables,
+            revision: revision.filter(|r| !r.trim().is_empty()),
+        };
+        self.runtime.submit(pipeline, event).await?;
+        Ok(id)
+    }
+
+    pub async fn executions(&self, pipeline: &str, limit: u32) -> Result<Vec<Execution>> {
+        let store = self.runtime.store();
+        if store.pipeline(pipeline).await?.is_none() {
+            return Err(ServiceError::NotFound(format!(
+                "pipeline {pipeline} not found"
+            )));
+        }
+        Ok(store.executions(pipeline, limit).await?)
+    }
+
+    pub async fn execution(&self, id: &str) -> Result<Execution> {
+        self.runtime
+            .store()
+            .execution(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("execution {id} not found")))
+    }
+
+    /// Answers as soon as the execution differs from the version stamped `since`, or
+    /// after `LONG_POLL` with the execution as it is.
+    pub async fn execution_changed_since(
+        &self,
+        id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Execution> {
+        let mut changes = self.runtime.changes();
+        let deadline = tokio::time::Instant::now() + LONG_POLL;
+        loop {
+            let execution = self.execution(id).await?;
+            if execution.updated_at != since {
+                return Ok(execution);
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, changes.recv()).await {
+                    Err(_) => return Ok(execution),
+                    Ok(Ok(changed)) if changed != id => continue,
+                    Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                        break
+                    }
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                        return Err(ServiceError::Unavailable(
+                            "the daemon is shutting down".into(),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn pipeline_of(&self, execution: &str) -> Result<String> {
+        Ok(self.execution(execution).await?.pipeline)
+    }
+
+    async fn command(&self, execution: &str, event: Event) -> Result<Execution> {
+        let pipeline = self.pipeline_of(execution).await?;
+        self.runtime
+            .submit(&pipeline, event)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("execution {execution} not found")))
+    }
+
+    pub async fn stop(
+        &self,
+        execution: &str,
+        abandon: bool,
+        reason: Option<String>,
+        by: &str,
+    ) -> Result<Execution> {
+        let event = Event::Stop {
+            execution: execution.to_string(),
+            abandon,
+            reason: reason.filter(|r| !r.trim().is_empty()),
+            by: Some(by.to_string()),
+        };
+        self.command(execution, event).await
+    }
+
+    pub async fn retry(
+        &self,
+        execution: &str,
+        stage: &str,
+        all_actions: bool,
+        by: &str,
+    ) -> Result<Execution> {
+        let event = Event::Retry {
+            execution: execution.to_string(),
+            stage: stage.to_string(),
+            all_actions,
+            by: Some(by.to_string()),
+        };
+        self.command(execution, event).await
+    }
+
+    pub async fn approve(
+        &self,
+        execution: &str,
+        stage: &str,
+        action: &str,
+        approved: bool,
+        comment: Option<String>,
+        by: &str,
+    ) -> Result<Execution> {
+        let event = Event::Approval {
+            execution: execution.to_string(),
+            stage: stage.to_string(),
+            action: action.to_string(),
+            approved,
+            by: by.to_string(),
+            comment: comment.filter(|c| !c.trim().is_empty()),
+        };
+        self.command(execution, event).await
+    }
+
+    pub async fn set_transition(
+        &self,
+        pipeline: &str,
+        stage: &str,
+        enabled: bool,
+        reason: Option<String>,
+        by: &str,
+    ) -> Result<()> {
+        let event = Event::SetTransition {
+            stage: stage.to_string(),
+            enabled,
+            reason,
+            by: Some(by.to_string()),
+        };
+        self.runtime.submit(pipeline, event).await?;
+        Ok(())
+    }
+
+    pub async fn log(
+        &self,
+        execution: &str,
+        stage: &str,
+        action: &str,
+        offset: u64,
+    ) -> Result<Option<crate::adapters::LogChunk>> {
+        let execution = self.execution(execution).await?;
+        Ok(self.runtime.log(&execution, stage, action, offset).await?)
+    }
+
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.runtime.store().ping().await?)
+    }
+}

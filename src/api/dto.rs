@@ -219,3 +219,14 @@ pub struct Accepted {
 pub struct Done {
     pub ok: bool,
 }
+
+/// A piece of an action's CI log: `GET …/actions/{action}/log?offset=N`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogChunkDto {
+    pub text: String,
+    /// Pass as `offset` to read what follows.
+    pub next_offset: u64,
+    /// True when the build finished and the log will not grow.
+    pub complete: bool,
+}

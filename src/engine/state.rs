@@ -182,12 +182,22 @@ pub struct Gates {
     pub waiting: BTreeMap<String, VecDeque<ExecutionId>>,
     /// Disabled (or re-enabled) inbound transitions.
     pub transitions: BTreeMap<String, Transition>,
+    /// The execution that entered each stage last; only it may retry there.
+    pub last_entered: BTreeMap<String, ExecutionId>,
 }
 
 impl Gates {
     pub fn transition_enabled(&self, stage: &str) -> bool {
         self.transitions.get(stage).is_none_or(|t| t.enabled)
     }
+}
+
+/// Everything the engine holds for one pipeline: its gates and its unfinished executions
+/// (and, for the length of one step, any finished execution a command brought back).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineState {
+    pub gates: Gates,
+    pub executions: BTreeMap<ExecutionId, Execution>,
 }
 
 impl Execution {

@@ -1,0 +1,128 @@
+//! Who is calling: bearer tokens from the daemon config (or the generated admin token),
+//! each with a role. Tokens are compared in constant time and never logged.
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::config::{Role, Secret};
+
+/// A token the daemon accepts.
+pub struct TokenEntry {
+    pub name: String,
+    pub role: Role,
+    pub value: Secret,
+}
+
+pub struct Auth {
+    tokens: Vec<TokenEntry>,
+    open_reads: bool,
+}
+
+/// The authenticated caller; its name is recorded as the actor of what it does.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Auth {
+    pub fn new(tokens: Vec<TokenEntry>, open_reads: bool) -> Auth {
+        Auth { tokens, open_reads }
+    }
+
+    /// The caller, if it holds a token of at least `needed`. 401 without a valid token,
+    /// 403 with a token of a lower role.
+    pub fn require(&self, headers: &HeaderMap, needed: Role) -> Result<Caller, ApiError> {
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let Some(presented) = presented else {
+            if needed == Role::Read && self.open_reads {
+                return Ok(Caller {
+                    name: "anonymous".into(),
+                    role: Role::Read,
+                });
+            }
+            return Err(ApiError::unauthorized());
+        };
+        // Compare against every token, without stopping early, so timing says nothing
+        // about which token (or how much of one) matched.
+        let mut found: Option<&TokenEntry> = None;
+        for entry in &self.tokens {
+            let equal: bool = entry
+                .value
+                .expose()
+                .as_bytes()
+                .ct_eq(presented.as_bytes())
+                .into();
+            if equal {
+                found = Some(entry);
+            }
+        }
+        let entry = found.ok_or_else(ApiError::unauthorized)?;
+        if entry.role < needed {
+            return Err(ApiError::forbidden(match needed {
+                Role::Read => "read",
+                Role::Operate => "operate",
+                Role::Admin => "admin",
+            }));
+        }
+        Ok(Caller {
+            name: entry.name.clone(),
+            role: entry.role,
+        })
+    }
+}
+
+/// A role a handler needs, as a type, so the check runs as an extractor before the
+/// request's path and body are even looked at.
+pub trait Needs {
+    const ROLE: Role;
+}
+
+pub struct ReadRole;
+pub struct OperateRole;
+pub struct AdminRole;
+
+impl Needs for ReadRole {
+    const ROLE: Role = Role::Read;
+}
+impl Needs for OperateRole {
+    const ROLE: Role = Role::Operate;
+}
+impl Needs for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// The caller, authorised for `R`; as a handler's first argument it refuses the request
+/// (401/403) before anything else is read.
+pub struct Authorized<R> {
+    pub caller: Caller,
+    role: std::marker::PhantomData<R>,
+}
+
+pub type Reader = Authorized<ReadRole>;
+pub type Operator = Authorized<OperateRole>;
+pub type Admin = Authorized<AdminRole>;
+
+impl<R: Needs> axum::extract::FromRequestParts<super::AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = state.auth.require(&parts.headers, R::ROLE)?;
+        Ok(Authorized {
+            caller,
+            role: std::marker::PhantomData,
+        })
+    }
+}

@@ -1,0 +1,417 @@
+//! The command line as clap declares it: every subcommand and flag of `baton`, with the
+//! environment variables that stand in for flags. Nothing here runs anything.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Where client commands look for the daemon when neither `--server` nor `BATON_SERVER`
+/// says otherwise; the daemon's default listen address.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8700";
+
+/// The daemon's default data directory, where it keeps its generated admin token.
+pub const DEFAULT_DATA_DIR: &str = "baton-data";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton",
+    version,
+    about = "Release pipelines modelled on AWS CodePipeline, run on Jenkins and TeamCity",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (HTTP API, engine and CI followers)
+    Serve(ServeArgs),
+    /// Check pipeline definitions locally, without a daemon
+    Validate(ValidateArgs),
+    /// Create, inspect and delete pipelines
+    Pipeline {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// Start, follow, stop and retry executions
+    Run {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: RunCommand,
+    },
+    /// Approve (or reject) a manual approval action
+    Approve(ApproveArgs),
+    /// Disable or enable the transition into a stage
+    Transition {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: TransitionCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Daemon settings file (YAML); defaults apply without one
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, overriding the settings
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (database, admin token), overriding the settings
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Daemon settings file, for the CI servers and connections pipelines may name
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Pipeline definitions (YAML or JSON)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// How client commands reach the daemon; accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// URL of the Baton daemon
+    #[arg(long, global = true, env = "BATON_SERVER", default_value = DEFAULT_SERVER, value_name = "URL")]
+    pub server: String,
+    /// API token [default for a daemon on this machine: DATA_DIR/admin.token]
+    #[arg(
+        long,
+        global = true,
+        env = "BATON_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Data directory of a daemon on this machine, to read its admin token
+    #[arg(long, global = true, env = "BATON_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// Output of commands that print a result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people
+    #[default]
+    Text,
+    /// The API's JSON answer, pretty-printed
+    Json,
+}
+
+/// Output of `pipeline get`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum DefinitionOutput {
+    /// The definition alone, ready for `pipeline apply`
+    #[default]
+    Yaml,
+    /// The whole answer: definition, version, timestamps, transitions
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Create or update a pipeline from a YAML or JSON definition
+    Apply {
+        /// The definition; `aws codepipeline get-pipeline` output is accepted as is
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Pipeline name, when the file does not say it
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// List pipelines with their latest execution
+    List {
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show a pipeline's definition
+    Get {
+        name: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: DefinitionOutput,
+    },
+    /// Delete a pipeline
+    Delete {
+        name: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Start an execution and print its id
+    Start {
+        pipeline: String,
+        /// Pipeline variable, repeatable
+        #[arg(long = "var", value_name = "K=V", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
+        /// Source revision to build instead of the latest
+        #[arg(long, value_name = "REV")]
+        revision: Option<String>,
+        /// Follow the execution; exit 0 only if it succeeds
+        #[arg(long)]
+        wait: bool,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// List a pipeline's executions, newest first
+    List {
+        pipeline: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show an execution: stages, actions, links, errors, outputs
+    Get {
+        id: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Follow an execution until it ends; exit 0 only if it succeeds
+    Watch {
+        id: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Print the CI build log of an action
+    Logs {
+        id: String,
+        stage: String,
+        action: String,
+        /// Keep printing until the build ends
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Stop an execution
+    Stop {
+        id: String,
+        /// Abandon in-progress actions instead of letting them finish
+        #[arg(long)]
+        abandon: bool,
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Retry a failed stage
+    Retry {
+        id: String,
+        stage: String,
+        /// Run every action of the stage again, not only the failed ones
+        #[arg(long)]
+        all_actions: bool,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Execution id
+    pub id: String,
+    pub stage: String,
+    pub action: String,
+    /// Reject instead of approve
+    #[arg(long)]
+    pub reject: bool,
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TransitionCommand {
+    /// Stop executions from entering a stage
+    Disable {
+        pipeline: String,
+        stage: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Let executions enter a stage again
+    Enable {
+        pipeline: String,
+        stage: String,
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+/// Parses `K=V`; the value may itself contain `=` and may be empty.
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("expected K=V, got `{text}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("baton").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn declaration_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_start_collects_variables_and_flags() {
+        let cli = parse(&[
+            "run",
+            "start",
+            "web",
+            "--var",
+            "A=1",
+            "--var",
+            "B=x=y",
+            "--var",
+            "C=",
+            "--wait",
+            "--revision",
+            "abc",
+        ])
+        .expect("parses");
+        let Command::Run {
+            command:
+                RunCommand::Start {
+                    pipeline,
+                    vars,
+                    revision,
+                    wait,
+                    output,
+                },
+            ..
+        } = cli.command
+        else {
+            panic!("not run start: {cli:?}");
+        };
+        assert_eq!(pipeline, "web");
+        assert_eq!(
+            vars,
+            [("A", "1"), ("B", "x=y"), ("C", "")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(revision.as_deref(), Some("abc"));
+        assert!(wait);
+        assert_eq!(output, Output::Text);
+    }
+
+    #[test]
+    fn malformed_variable_is_a_usage_error() {
+        let err = parse(&["run", "start", "web", "--var", "novalue"]).expect_err("rejected");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("expected K=V"), "{err}");
+        assert!(parse(&["run", "start", "web", "--var", "=v"]).is_err());
+    }
+
+    #[test]
+    fn client_flags_go_before_or_after_the_subcommand() {
+        for args in [
+            &["pipeline", "--server", "http://h:1", "list"][..],
+            &["pipeline", "list", "--server", "http://h:1"][..],
+        ] {
+            let cli = parse(args).expect("parses");
+            let Command::Pipeline { client, .. } = cli.command else {
+                panic!("not pipeline: {cli:?}");
+            };
+            assert_eq!(client.server, "http://h:1");
+        }
+        let cli = parse(&["approve", "id", "S", "A", "--token", "t", "--reject"]).expect("parses");
+        let Command::Approve(args) = cli.command else {
+            panic!("not approve");
+        };
+        assert_eq!(args.client.token.as_deref(), Some("t"));
+        assert!(args.reject);
+    }
+
+    #[test]
+    fn output_formats_per_command() {
+        let cli = parse(&["pipeline", "get", "web"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Pipeline {
+                command: PipelineCommand::Get {
+                    output: DefinitionOutput::Yaml,
+                    ..
+                },
+                ..
+            }
+        ));
+        let cli = parse(&["run", "get", "id", "-o", "json"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Run {
+                command: RunCommand::Get {
+                    output: Output::Json,
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(parse(&["run", "get", "id", "-o", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn required_arguments() {
+        assert!(parse(&["transition", "disable", "web", "Deploy"]).is_err());
+        assert!(parse(&[
+            "transition",
+            "disable",
+            "web",
+            "Deploy",
+            "--reason",
+            "freeze"
+        ])
+        .is_ok());
+        assert!(parse(&["validate"]).is_err());
+        assert!(parse(&["run", "logs", "id", "Build"]).is_err());
+    }
+
+    #[test]
+    fn serve_overrides() {
+        let cli = parse(&[
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--data-dir",
+            "d",
+            "--log-json",
+        ])
+        .expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen, Some(SocketAddr::from(([0, 0, 0, 0], 9000))));
+        assert_eq!(args.data_dir, Some(PathBuf::from("d")));
+        assert!(args.log_json);
+        assert!(parse(&["serve", "--listen", "nonsense"]).is_err());
+    }
+}

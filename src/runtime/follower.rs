@@ -1,0 +1,370 @@
+//! Followers: one task per running action. It starts the external work — or, after a
+//! crash, finds the work it started before, so nothing is triggered twice — then follows
+//! it by polling at the adapter's interval, looking at once when a callback wakes it,
+//! until the work finishes. Every piece of news goes to the pipeline actor as an event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::executors::prepare;
+use super::{metrics, Runtime, RuntimeError};
+use crate::adapters::{AdapterError, Outcome, Progress, Started};
+use crate::engine::state::Execution;
+use crate::engine::{ActionOutcome, Event};
+
+/// Starts following a run; `recovered` means a trigger may already have been sent.
+pub(super) fn spawn(runtime: Runtime, execution: &Execution, run_id: &str, recovered: bool) {
+    let Some((s, a)) = execution.find_run(run_id) else {
+        return;
+    };
+    let external_id = execution.stages[s].actions[a].external_id.clone();
+    let token = runtime.inner.shutdown.child_token();
+    let notify = Arc::new(Notify::new());
+    lock(&runtime.inner.followers).insert(run_id.to_string(), token.clone());
+    lock(&runtime.inner.wakers).insert(run_id.to_string(), notify.clone());
+    let follower = Follower {
+        runtime: runtime.clone(),
+        execution: execution.clone(),
+        run_id: run_id.to_string(),
+        token,
+        notify,
+    };
+    let span = tracing::info_span!(
+        "action",
+        execution = %execution.id,
+        stage = %execution.stages[s].name,
+        action = %execution.stages[s].actions[a].name,
+        run = %run_id,
+    );
+    runtime.inner.tasks.spawn(
+        async move {
+            let run_id = follower.run_id.clone();
+            let runtime = follower.runtime.clone();
+            follower.run(recovered, external_id).await;
+            lock(&runtime.inner.followers).remove(&run_id);
+            lock(&runtime.inner.wakers).remove(&run_id);
+        }
+        .instrument(span),
+    );
+}
+
+/// Stops following a run that no longer counts and asks its executor to cancel the work.
+pub(super) fn cancel(
+    runtime: Runtime,
+    execution: &Execution,
+    run_id: &str,
+    external_id: Option<String>,
+) {
+    if let Some(token) = lock(&runtime.inner.followers).remove(run_id) {
+        token.cancel();
+    }
+    let execution = execution.clone();
+    let run_id = run_id.to_string();
+    let shutdown = runtime.inner.shutdown.clone();
+    runtime.inner.tasks.clone().spawn(async move {
+        let Some((adapter, context)) = context_for(&runtime, &execution, &run_id).await else {
+            return;
+        };
+        let mut delays = backoff(&runtime);
+        for _ in 0..6 {
+            match adapter.cancel(&context, external_id.as_deref()).await {
+                Ok(()) => {
+                    tracing::info!(run = %run_id, "asked the CI server to cancel the work");
+                    return;
+                }
+                Err(AdapterError::Retryable {
+                    message,
+                    retry_after,
+                }) => {
+                    tracing::warn!(run = %run_id, %message, "cancel failed; will retry");
+                    let delay = next_delay(&mut delays, retry_after);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(run = %run_id, %error, "could not cancel the work");
+                    return;
+                }
+            }
+        }
+    });
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn backoff(runtime: &Runtime) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(runtime.inner.options.min_backoff)
+        .with_max_delay(runtime.inner.options.max_backoff)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+fn next_delay(
+    delays: &mut impl Iterator<Item = Duration>,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let delay = delays.next().unwrap_or(Duration::from_secs(60));
+    retry_after.map_or(delay, |after| after.max(delay))
+}
+
+async fn context_for(
+    runtime: &Runtime,
+    execution: &Execution,
+    run_id: &str,
+) -> Option<(
+    Arc<dyn crate::adapters::Adapter>,
+    crate::adapters::ActionContext,
+)> {
+    let definition = runtime
+        .store()
+        .pipeline_version(&execution.pipeline, execution.version)
+        .await
+        .ok()
+        .flatten()?;
+    prepare(runtime, &definition, execution, run_id)
+        .ok()
+        .flatten()
+}
+
+struct Follower {
+    runtime: Runtime,
+    execution: Execution,
+    run_id: String,
+    token: CancellationToken,
+    notify: Arc<Notify>,
+}
+
+impl Follower {
+    async fn run(&self, recovered: bool, external_id: Option<String>) {
+        let definition = loop {
+            match self
+                .runtime
+                .store()
+                .pipeline_version(&self.execution.pipeline, self.execution.version)
+                .await
+            {
+                Ok(Some(definition)) => break definition,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the pipeline definition; will retry");
+                    if !self.pause(Duration::from_secs(1)).await {
+                        return;
+                    }
+                }
+            }
+        };
+        let (adapter, context) =
+            match prepare(&self.runtime, &definition, &self.execution, &self.run_id) {
+                Ok(Some(prepared)) => prepared,
+                // Approvals wait for people, not for an executor.
+                Ok(None) => return,
+                Err(why) => {
+                    self.complete(ActionOutcome::Failed {
+                        error: why,
+                        outputs: Default::default(),
+                    })
+                    .await;
+                    return;
+                }
+            };
+        let started_at = std::time::Instant::now();
+        let external_id = match external_id {
+            Some(id) => id,
+            None => {
+                let Some(started) = self.start(adapter.as_ref(), &context, recovered).await else {
+                    return;
+                };
+                self.deliver(Event::ActionStarted {
+                    execution: self.execution.id.clone(),
+                    run_id: self.run_id.clone(),
+                    external_id: started.external_id.clone(),
+                    external_url: started.external_url.clone(),
+                })
+                .await;
+                if let Some(outcome) = started.finished {
+                    self.complete(outcome.into()).await;
+                    return;
+                }
+                started.external_id
+            }
+        };
+        let mut delays = backoff(&self.runtime);
+        let mut last_seen: Option<Progress> = None;
+        loop {
+            let wait = match adapter.status(&context, &external_id).await {
+                Ok(Progress::Finished(outcome)) => {
+                    metrics::action_finished(&context.stage, started_at.elapsed());
+                    self.complete(outcome.into()).await;
+                    return;
+                }
+                Ok(progress) => {
+                    if last_seen.as_ref() != Some(&progress) {
+                        if let Progress::Running {
+                            external_id: better_id,
+                            external_url,
+                            percent_complete,
+                            summary,
+                        } = &progress
+                        {
+                            self.deliver(Event::ActionProgress {
+                                execution: self.execution.id.clone(),
+                                run_id: self.run_id.clone(),
+                                external_id: better_id.clone(),
+                                external_url: external_url.clone(),
+                                percent_complete: *percent_complete,
+                                summary: summary.clone(),
+                            })
+                            .await;
+                        }
+                        last_seen = Some(progress);
+                    }
+                    delays = backoff(&self.runtime);
+                    adapter.poll_interval()
+                }
+                Err(AdapterError::Retryable {
+                    message,
+                    retry_after,
+                }) => {
+                    tracing::warn!(%message, "reading the work's status failed; will retry");
+                    next_delay(&mut delays, retry_after)
+                }
+                Err(error) => {
+                    self.complete(ActionOutcome::Failed {
+                        error: format!("lost track of the external work: {error}"),
+                        outputs: Default::default(),
+                    })
+                    .await;
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.notify.notified() => {}
+                _ = self.token.cancelled() => return,
+            }
+        }
+    }
+
+    /// Triggers the work once. Before any second attempt (and after a crash) it asks the
+    /// executor whether the work already exists, so a trigger whose answer was lost is
+    /// never repeated.
+    async fn start(
+        &self,
+        adapter: &dyn crate::adapters::Adapter,
+        context: &crate::adapters::ActionContext,
+        mut look_first: bool,
+    ) -> Option<Started> {
+        let mut delays = backoff(&self.runtime);
+        loop {
+            if look_first {
+                match adapter.find(context).await {
+                    Ok(Some(found)) => {
+                        tracing::info!(external = %found.external_id, "found work started before a restart");
+                        return Some(found);
+                    }
+                    Ok(None) => {}
+                    Err(AdapterError::Retryable {
+                        message,
+                        retry_after,
+                    }) => {
+                        tracing::warn!(%message, "looking for earlier work failed; will retry");
+                        if !self.pause(next_delay(&mut delays, retry_after)).await {
+                            return None;
+                        }
+                        continue;
+                    }
+                    Err(error) => {
+                        self.fail_to_start(error).await;
+                        return None;
+                    }
+                }
+            }
+            match adapter.trigger(context).await {
+                Ok(started) => return Some(started),
+                Err(AdapterError::Retryable {
+                    message,
+                    retry_after,
+                }) => {
+                    tracing::warn!(%message, "trigger failed; will look for it, then retry");
+                    look_first = true;
+                    if !self.pause(next_delay(&mut delays, retry_after)).await {
+                        return None;
+                    }
+                }
+                Err(error) => {
+                    self.fail_to_start(error).await;
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn fail_to_start(&self, error: AdapterError) {
+        self.complete(ActionOutcome::Failed {
+            error: format!("could not start: {error}"),
+            outputs: Default::default(),
+        })
+        .await;
+    }
+
+    /// Sleeps, unless the run stops counting first. Returns whether to go on.
+    async fn pause(&self, delay: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = self.token.cancelled() => false,
+        }
+    }
+
+    async fn complete(&self, outcome: ActionOutcome) {
+        self.deliver(Event::ActionCompleted {
+            execution: self.execution.id.clone(),
+            run_id: self.run_id.clone(),
+            outcome,
+        })
+        .await;
+    }
+
+    /// Hands an event to the actor, retrying while the store is unavailable.
+    async fn deliver(&self, event: Event) {
+        let mut delays = backoff(&self.runtime);
+        loop {
+            match self
+                .runtime
+                .submit(&self.execution.pipeline, event.clone())
+                .await
+            {
+                Ok(_) | Err(RuntimeError::Rejected(_)) | Err(RuntimeError::ShuttingDown) => return,
+                Err(error) => {
+                    tracing::warn!(%error, event = event.kind(), "could not record; will retry");
+                    let delay = next_delay(&mut delays, None);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.runtime.inner.shutdown.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl From<Outcome> for ActionOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Succeeded { outputs, summary } => {
+                ActionOutcome::Succeeded { outputs, summary }
+            }
+            Outcome::Failed { error, outputs } => ActionOutcome::Failed { error, outputs },
+        }
+    }
+}
