@@ -57,14 +57,22 @@ impl App {
         let (tokens, admin_token_file) = tokens(&settings)?;
         let auth = Auth::new(tokens, settings.auth.open_reads);
 
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
         let executors = executors(&settings)?;
+        let public_url = match &settings.public_url {
+            Some(_) => settings.public_url(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let options = RuntimeOptions {
+            public_url,
+            ..options
+        };
         let runtime = Runtime::new(Arc::new(store), executors, settings.catalog(), options);
         let recovered = runtime.recover().await.context("recovering executions")?;
         tracing::info!(executions = recovered, "recovered unfinished executions");
 
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("listening on {}", settings.listen))?;
         let state = AppState {
             service: Service::new(runtime.clone()),
             auth: Arc::new(auth),

@@ -94,6 +94,7 @@ fn context(url: &str, branch: &str, revision: Option<&str>) -> ActionContext {
         ]),
         revision: revision.map(str::to_string),
         input_artifacts: Vec::new(),
+        execution_link: "http://127.0.0.1:8700/api/v1/executions/exec-1".into(),
     }
 }
 
@@ -267,7 +268,10 @@ async fn status_find_cancel_and_log() {
         adapter.log(&ctx, "abc", 0).await,
         Err(AdapterError::Unsupported(_))
     ));
-    assert_eq!(adapter.poll_interval(), Duration::from_secs(1));
+    assert_eq!(
+        adapter.poll_interval(Duration::ZERO),
+        Duration::from_secs(1)
+    );
 }
 
 #[tokio::test]

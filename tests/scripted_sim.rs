@@ -8,19 +8,16 @@ use std::time::Duration;
 use baton::adapters::scripted::ScriptedAdapter;
 use baton::adapters::{ActionContext, Adapter, AdapterError, LogChunk, Outcome, Progress};
 use baton::config::{Secret, ServerSettings};
-use baton::model::{ConfigValue, ServerKind};
+use baton::model::ConfigValue;
 use baton::sim::scripted::{RunState, ScriptedCi, ScriptedCiOptions};
 
 fn settings(url: &str, token: Option<&str>) -> ServerSettings {
-    ServerSettings {
-        name: "ci".into(),
-        kind: ServerKind::Scripted,
-        url: url.into(),
-        user: None,
-        token: token.map(Secret::new),
-        poll_interval: Duration::from_millis(250),
-        request_timeout: Duration::from_secs(5),
-    }
+    let mut settings: ServerSettings = serde_yaml::from_str(&format!(
+        "{{name: ci, kind: scripted, url: '{url}', poll_interval: 250ms, request_timeout: 5s}}"
+    ))
+    .expect("server settings");
+    settings.token = token.map(Secret::new);
+    settings
 }
 
 fn adapter(sim: &ScriptedCi) -> ScriptedAdapter {
@@ -45,6 +42,7 @@ fn context(run_id: &str, configuration: &[(&str, &str)]) -> ActionContext {
             .collect(),
         revision: None,
         input_artifacts: Vec::new(),
+        execution_link: "http://127.0.0.1:8700/api/v1/executions/exec-1".into(),
     }
 }
 
@@ -122,7 +120,10 @@ async fn trigger_find_and_succeed() {
         ])
     );
     assert_eq!(sim.triggers("run-1"), 1);
-    assert_eq!(adapter.poll_interval(), Duration::from_millis(250));
+    assert_eq!(
+        adapter.poll_interval(Duration::ZERO),
+        Duration::from_millis(250)
+    );
 }
 
 #[tokio::test]

@@ -154,7 +154,7 @@ impl Adapter for GitSource {
         ))
     }
 
-    fn poll_interval(&self) -> Duration {
+    fn poll_interval(&self, _followed_for: Duration) -> Duration {
         Duration::from_secs(1)
     }
 }

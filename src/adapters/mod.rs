@@ -4,6 +4,7 @@
 //! May import `model` and the engine's id types; never the store or the API.
 
 pub mod git;
+pub mod http;
 pub mod scripted;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ pub struct ActionContext {
     pub revision: Option<String>,
     /// Output variables of the actions that produced this action's input artifacts.
     pub input_artifacts: Vec<ArtifactInput>,
+    /// Where people see this execution in Baton (for build descriptions and comments).
+    pub execution_link: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +118,25 @@ impl AdapterError {
 
 pub type Result<T, E = AdapterError> = std::result::Result<T, E>;
 
+/// An inbound callback from a CI server, as the API received it.
+#[derive(Debug, Clone, Default)]
+pub struct Callback {
+    pub query: BTreeMap<String, String>,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the callback's secret is missing or wrong")]
+    Unauthorized,
+    #[error("malformed callback: {0}")]
+    Malformed(String),
+    #[error("this server takes no callbacks")]
+    Unsupported,
+}
+
 /// One external system that runs actions.
 #[async_trait]
 pub trait Adapter: Send + Sync {
@@ -136,6 +158,25 @@ pub trait Adapter: Send + Sync {
     /// Reads the work's log from `offset` (bytes).
     async fn log(&self, ctx: &ActionContext, external_id: &str, offset: u64) -> Result<LogChunk>;
 
-    /// How often to ask `status` while the work runs and nothing wakes the follower.
-    fn poll_interval(&self) -> Duration;
+    /// How long to wait before asking `status` again, given how long the work has been
+    /// followed (an adapter may slow down for long builds); callbacks wake the follower
+    /// earlier.
+    fn poll_interval(&self, followed_for: Duration) -> Duration;
+
+    /// The keys a callback about this work may carry (queue item, build), under which the
+    /// runtime files its follower so a callback wakes exactly it.
+    fn wake_keys(&self, _ctx: &ActionContext, external_id: &str) -> Vec<String> {
+        vec![external_id.to_string()]
+    }
+
+    /// Authenticates and reads an inbound callback; returns the keys of the work it names.
+    /// A callback is only a hint: the follower then reads the truth from the server.
+    fn callback(&self, _callback: &Callback) -> Result<Vec<String>, CallbackError> {
+        Err(CallbackError::Unsupported)
+    }
+
+    /// How many builds Baton may keep running on this system at once.
+    fn max_in_flight(&self) -> Option<usize> {
+        None
+    }
 }

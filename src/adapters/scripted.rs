@@ -261,7 +261,7 @@ impl Adapter for ScriptedAdapter {
         })
     }
 
-    fn poll_interval(&self) -> Duration {
+    fn poll_interval(&self, _followed_for: Duration) -> Duration {
         self.poll_interval
     }
 }

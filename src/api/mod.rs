@@ -8,6 +8,7 @@ mod convert;
 pub mod dto;
 pub mod error;
 mod executions;
+mod hooks;
 mod pipelines;
 mod system;
 
@@ -38,6 +39,7 @@ pub struct AppState {
         pipelines::start, pipelines::history, pipelines::transition,
         executions::get, executions::stop, executions::retry, executions::approve, executions::log,
         system::healthz, system::readyz, system::metrics,
+        hooks::jenkins, hooks::teamcity,
     ),
     modifiers(&BearerAuth),
 )]
@@ -94,6 +96,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/openapi.json", get(system::openapi));
     Router::new()
         .nest("/api/v1", api)
+        .route("/hooks/jenkins/{server}", post(hooks::jenkins))
+        .route("/hooks/teamcity/{server}", post(hooks::teamcity))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

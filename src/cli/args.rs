@@ -83,11 +83,12 @@ pub struct ValidateArgs {
 }
 
 /// How client commands reach the daemon; accepted before or after the subcommand.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Daemon")]
 pub struct ClientArgs {
-    /// URL of the Baton daemon
-    #[arg(long, global = true, env = "BATON_SERVER", default_value = DEFAULT_SERVER, value_name = "URL")]
-    pub server: String,
+    /// URL of the Baton daemon [default: http://127.0.0.1:8700]
+    #[arg(long, global = true, env = "BATON_SERVER", value_name = "URL")]
+    pub server: Option<String>,
     /// API token [default for a daemon on this machine: DATA_DIR/admin.token]
     #[arg(
         long,
@@ -97,9 +98,21 @@ pub struct ClientArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
-    /// Data directory of a daemon on this machine, to read its admin token
-    #[arg(long, global = true, env = "BATON_DATA_DIR", default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
-    pub data_dir: PathBuf,
+    /// Data directory of a daemon on this machine, to read its admin token [default: baton-data]
+    #[arg(long, global = true, env = "BATON_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    pub fn server(&self) -> &str {
+        self.server.as_deref().unwrap_or(DEFAULT_SERVER)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
 }
 
 /// Output of commands that print a result.
@@ -132,23 +145,29 @@ pub enum PipelineCommand {
         /// Pipeline name, when the file does not say it
         #[arg(long)]
         name: Option<String>,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// List pipelines with their latest execution
     List {
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Show a pipeline's definition
     Get {
+        /// Pipeline name
         name: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: DefinitionOutput,
     },
     /// Delete a pipeline
     Delete {
+        /// Pipeline name
         name: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -158,6 +177,7 @@ pub enum PipelineCommand {
 pub enum RunCommand {
     /// Start an execution and print its id
     Start {
+        /// Pipeline name
         pipeline: String,
         /// Pipeline variable, repeatable
         #[arg(long = "var", value_name = "K=V", value_parser = parse_var)]
@@ -168,31 +188,41 @@ pub enum RunCommand {
         /// Follow the execution; exit 0 only if it succeeds
         #[arg(long)]
         wait: bool,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// List a pipeline's executions, newest first
     List {
+        /// Pipeline name
         pipeline: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Show an execution: stages, actions, links, errors, outputs
     Get {
+        /// Execution id
         id: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Follow an execution until it ends; exit 0 only if it succeeds
     Watch {
+        /// Execution id
         id: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Print the CI build log of an action
     Logs {
+        /// Execution id
         id: String,
+        /// Stage name
         stage: String,
+        /// Action name
         action: String,
         /// Keep printing until the build ends
         #[arg(short, long)]
@@ -200,22 +230,28 @@ pub enum RunCommand {
     },
     /// Stop an execution
     Stop {
+        /// Execution id
         id: String,
         /// Abandon in-progress actions instead of letting them finish
         #[arg(long)]
         abandon: bool,
+        /// Why, recorded with the execution
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Retry a failed stage
     Retry {
+        /// Execution id
         id: String,
+        /// Stage name
         stage: String,
         /// Run every action of the stage again, not only the failed ones
         #[arg(long)]
         all_actions: bool,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -227,13 +263,17 @@ pub struct ApproveArgs {
     pub client: ClientArgs,
     /// Execution id
     pub id: String,
+    /// Stage name
     pub stage: String,
+    /// Action name
     pub action: String,
     /// Reject instead of approve
     #[arg(long)]
     pub reject: bool,
+    /// Recorded with the decision
     #[arg(long, value_name = "TEXT")]
     pub comment: Option<String>,
+    /// Output format
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Output,
 }
@@ -242,17 +282,24 @@ pub struct ApproveArgs {
 pub enum TransitionCommand {
     /// Stop executions from entering a stage
     Disable {
+        /// Pipeline name
         pipeline: String,
+        /// Stage name
         stage: String,
+        /// Why, shown with the pipeline while the transition is disabled
         #[arg(long, value_name = "TEXT")]
         reason: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
     /// Let executions enter a stage again
     Enable {
+        /// Pipeline name
         pipeline: String,
+        /// Stage name
         stage: String,
+        /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
@@ -342,7 +389,7 @@ mod tests {
             let Command::Pipeline { client, .. } = cli.command else {
                 panic!("not pipeline: {cli:?}");
             };
-            assert_eq!(client.server, "http://h:1");
+            assert_eq!(client.server(), "http://h:1");
         }
         let cli = parse(&["approve", "id", "S", "A", "--token", "t", "--reject"]).expect("parses");
         let Command::Approve(args) = cli.command else {

@@ -28,10 +28,10 @@ pub enum TokenSource {
 
 /// The client for the daemon `args` name, and where its token came from.
 pub fn connect(args: &ClientArgs) -> Result<(ApiClient, TokenSource), ClientError> {
-    let base = ApiClient::parse_base(&args.server)?;
+    let base = ApiClient::parse_base(args.server())?;
     let (token, source) = match args.token.as_deref().map(str::trim) {
         Some(token) if !token.is_empty() => (Some(token.to_string()), TokenSource::Given),
-        _ if is_loopback(&base) => read_token_file(args.data_dir.join(ADMIN_TOKEN_FILE)),
+        _ if is_loopback(&base) => read_token_file(args.data_dir().join(ADMIN_TOKEN_FILE)),
         _ => (
             None,
             TokenSource::Missing {
@@ -111,9 +111,9 @@ mod tests {
 
     fn args(server: &str, token: Option<&str>, data_dir: &Path) -> ClientArgs {
         ClientArgs {
-            server: server.into(),
+            server: Some(server.into()),
             token: token.map(str::to_string),
-            data_dir: data_dir.to_path_buf(),
+            data_dir: Some(data_dir.to_path_buf()),
         }
     }
 

@@ -140,6 +140,9 @@ pub fn changes(
                     text.push(' ');
                     text.push_str(&took);
                 }
+                if stage.attempt > 1 {
+                    text.push_str(&format!(" (attempt {})", stage.attempt));
+                }
                 let at = stage
                     .finished_at
                     .or(stage.started_at)

@@ -41,6 +41,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Where the embedded database and the generated admin token live.
     pub data_dir: PathBuf,
+    /// How people and CI servers reach this daemon (links in build descriptions, review
+    /// URLs); default `http://{listen}`.
+    pub public_url: Option<String>,
     /// `sqlite://…` to put the database elsewhere; default `sqlite://{data_dir}/baton.db`.
     pub database_url: Option<String>,
     pub log: LogSettings,
@@ -118,6 +121,70 @@ pub struct ServerSettings {
     /// Per-request timeout.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Longest poll interval: polling slows down towards it as a build runs long.
+    #[serde(default = "default_max_poll_interval", with = "humantime_serde")]
+    pub max_poll_interval: Duration,
+    #[serde(default)]
+    pub tls: TlsSettings,
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Builds Baton keeps running on this server at once; further actions wait their turn.
+    #[serde(default)]
+    pub max_builds_in_flight: Option<usize>,
+    /// Inbound callbacks (`/hooks/{kind}/{server}`) from this server.
+    #[serde(default)]
+    pub callback: Option<CallbackSettings>,
+    /// Fail an action whose build waited in the server's queue longer than this.
+    #[serde(default, with = "humantime_serde")]
+    pub queue_timeout: Option<Duration>,
+    /// Fail an action whose build printed nothing new for this long.
+    #[serde(default, with = "humantime_serde")]
+    pub inactivity_timeout: Option<Duration>,
+    /// What to do when, after a restart, a trigger may or may not have reached the server
+    /// and nothing proves either way: `fail` (default: never risk a second build) or `retrigger`.
+    #[serde(default)]
+    pub unknown_trigger: UnknownTriggerPolicy,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file with extra CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. Never in production: anyone on the path can read the token.
+    pub skip_verify: bool,
+}
+
+/// Requests per second to one server, with a burst allowance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            per_second: 20,
+            burst: 40,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackSettings {
+    /// Shared secret the server sends with each callback (query `token` or a header).
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownTriggerPolicy {
+    #[default]
+    Fail,
+    Retrigger,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,11 +215,16 @@ fn default_request_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
+fn default_max_poll_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             data_dir: PathBuf::from("baton-data"),
+            public_url: None,
             database_url: None,
             log: LogSettings::default(),
             auth: AuthSettings::default(),
@@ -258,6 +330,18 @@ impl Settings {
             if !seen.insert(server.name.as_str()) {
                 return Err(fail(format!("server `{}` is defined twice", server.name)));
             }
+            if server.rate_limit.per_second == 0 || server.rate_limit.burst == 0 {
+                return Err(fail(format!(
+                    "server `{}`: rate_limit needs per_second and burst above 0",
+                    server.name
+                )));
+            }
+            if server.max_builds_in_flight == Some(0) {
+                return Err(fail(format!(
+                    "server `{}`: max_builds_in_flight must be at least 1",
+                    server.name
+                )));
+            }
             if !(server.url.starts_with("http://") || server.url.starts_with("https://")) {
                 return Err(fail(format!(
                     "server `{}`: url must start with http:// or https://",
@@ -280,10 +364,18 @@ impl Settings {
     /// once at start, so a missing variable stops it with a message that names it.
     pub fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
         for server in &mut self.servers {
+            let name = server.name.clone();
+            let fail = |what: &str, e: String| {
+                ConfigError::Layering(format!("server `{name}` {what}: {e}"))
+            };
             if let Some(token) = &mut server.token {
-                token.resolve().map_err(|e| {
-                    ConfigError::Layering(format!("server `{}` token: {e}", server.name))
-                })?;
+                token.resolve().map_err(|e| fail("token", e))?;
+            }
+            if let Some(callback) = &mut server.callback {
+                callback
+                    .secret
+                    .resolve()
+                    .map_err(|e| fail("callback secret", e))?;
             }
         }
         for token in &mut self.auth.tokens {
@@ -326,6 +418,15 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("baton.db").display()))
+    }
+
+    /// The URL this daemon is reached at, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn admin_token_path(&self) -> PathBuf {

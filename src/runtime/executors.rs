@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use super::{Result, Runtime, RuntimeError};
 use crate::adapters::{ActionContext, Adapter, ArtifactInput, LogChunk};
 use crate::engine::state::Execution;
@@ -15,6 +17,8 @@ use crate::model::{ConfigValue, Executor, Pipeline};
 pub struct Executors {
     git: Arc<dyn Adapter>,
     servers: HashMap<String, Arc<dyn Adapter>>,
+    /// Caps on builds in flight, per server that has one.
+    slots: HashMap<String, Arc<Semaphore>>,
     /// Servers named in the config whose kind this build cannot drive, with why.
     unavailable: HashMap<String, String>,
 }
@@ -24,11 +28,16 @@ impl Executors {
         Executors {
             git,
             servers: HashMap::new(),
+            slots: HashMap::new(),
             unavailable: HashMap::new(),
         }
     }
 
     pub fn with_server(mut self, name: &str, adapter: Arc<dyn Adapter>) -> Executors {
+        if let Some(cap) = adapter.max_in_flight() {
+            self.slots
+                .insert(name.to_string(), Arc::new(Semaphore::new(cap.max(1))));
+        }
         self.servers.insert(name.to_string(), adapter);
         self
     }
@@ -41,10 +50,20 @@ impl Executors {
     pub fn server(&self, name: &str) -> Option<Arc<dyn Adapter>> {
         self.servers.get(name).cloned()
     }
+
+    pub fn is_unavailable(&self, name: &str) -> Option<&str> {
+        self.unavailable.get(name).map(String::as_str)
+    }
 }
 
 /// An adapter with the context of the run it is to run.
-pub(super) type Prepared = (Arc<dyn Adapter>, ActionContext);
+pub(super) struct Prepared {
+    pub adapter: Arc<dyn Adapter>,
+    pub context: ActionContext,
+    /// The CI server, for callbacks and the in-flight cap; None for the git source.
+    pub server: Option<String>,
+    pub slots: Option<Arc<Semaphore>>,
+}
 
 /// The adapter and context for one run; `None` for approvals, which the engine itself
 /// runs; `Err` says why no adapter can run it.
@@ -61,6 +80,7 @@ pub(super) fn prepare(
     let action = &stage.actions[a];
     let run = &execution.stages[s].actions[a];
     let mut configuration = run.resolved_configuration.clone();
+    let mut server_name = None;
     let adapter = match runtime.catalog().executor(action)? {
         Executor::Approval => return Ok(None),
         Executor::Git {
@@ -72,7 +92,10 @@ pub(super) fn prepare(
             runtime.inner.executors.git.clone()
         }
         Executor::Ci { server, kind } => match runtime.adapter_for(&server) {
-            Some(adapter) => adapter,
+            Some(adapter) => {
+                server_name = Some(server);
+                adapter
+            }
             None => {
                 let why = runtime.inner.executors.unavailable.get(&server);
                 return Err(why.cloned().unwrap_or_else(|| {
@@ -99,8 +122,20 @@ pub(super) fn prepare(
         configuration,
         revision: execution.revision.clone(),
         input_artifacts,
+        execution_link: format!(
+            "{}/api/v1/executions/{}",
+            runtime.inner.options.public_url, execution.id
+        ),
     };
-    Ok(Some((adapter, context)))
+    let slots = server_name
+        .as_ref()
+        .and_then(|s| runtime.inner.executors.slots.get(s).cloned());
+    Ok(Some(Prepared {
+        adapter,
+        context,
+        server: server_name,
+        slots,
+    }))
 }
 
 /// Output variables of the action that produced `artifact` in this execution.
@@ -143,12 +178,16 @@ pub(super) async fn read_log(
         .pipeline_version(&execution.pipeline, execution.version)
         .await?
         .ok_or_else(|| RuntimeError::PipelineNotFound(execution.pipeline.clone()))?;
-    let Some((adapter, context)) =
+    let Some(prepared) =
         prepare(runtime, &definition, execution, run_id).map_err(RuntimeError::Adapter)?
     else {
         return Ok(None);
     };
-    match adapter.log(&context, external_id, offset).await {
+    match prepared
+        .adapter
+        .log(&prepared.context, external_id, offset)
+        .await
+    {
         Ok(chunk) => Ok(Some(chunk)),
         Err(crate::adapters::AdapterError::Unsupported(_)) => Ok(None),
         Err(error) => Err(RuntimeError::Adapter(error.to_string())),

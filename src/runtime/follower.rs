@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::executors::prepare;
+use super::executors::{prepare, Prepared};
 use super::{metrics, Runtime, RuntimeError};
 use crate::adapters::{AdapterError, Outcome, Progress, Started};
 use crate::engine::state::Execution;
@@ -67,9 +67,10 @@ pub(super) fn cancel(
     let run_id = run_id.to_string();
     let shutdown = runtime.inner.shutdown.clone();
     runtime.inner.tasks.clone().spawn(async move {
-        let Some((adapter, context)) = context_for(&runtime, &execution, &run_id).await else {
+        let Some(prepared) = context_for(&runtime, &execution, &run_id).await else {
             return;
         };
+        let (adapter, context) = (prepared.adapter, prepared.context);
         let mut delays = backoff(&runtime);
         for _ in 0..6 {
             match adapter.cancel(&context, external_id.as_deref()).await {
@@ -118,14 +119,7 @@ fn next_delay(
     retry_after.map_or(delay, |after| after.max(delay))
 }
 
-async fn context_for(
-    runtime: &Runtime,
-    execution: &Execution,
-    run_id: &str,
-) -> Option<(
-    Arc<dyn crate::adapters::Adapter>,
-    crate::adapters::ActionContext,
-)> {
+async fn context_for(runtime: &Runtime, execution: &Execution, run_id: &str) -> Option<Prepared> {
     let definition = runtime
         .store()
         .pipeline_version(&execution.pipeline, execution.version)
@@ -135,6 +129,34 @@ async fn context_for(
     prepare(runtime, &definition, execution, run_id)
         .ok()
         .flatten()
+}
+
+/// The callback keys a follower is filed under; removed from the index when it ends.
+struct WakeKeys {
+    runtime: Runtime,
+    server: Option<String>,
+    keys: Vec<(String, String)>,
+}
+
+impl WakeKeys {
+    fn register(&mut self, keys: Vec<String>, run_id: &str) {
+        let Some(server) = &self.server else { return };
+        let mut index = lock(&self.runtime.inner.wake_index);
+        for key in keys {
+            let entry = (server.clone(), key);
+            index.insert(entry.clone(), run_id.to_string());
+            self.keys.push(entry);
+        }
+    }
+}
+
+impl Drop for WakeKeys {
+    fn drop(&mut self) {
+        let mut index = lock(&self.runtime.inner.wake_index);
+        for key in self.keys.drain(..) {
+            index.remove(&key);
+        }
+    }
 }
 
 struct Follower {
@@ -164,22 +186,40 @@ impl Follower {
                 }
             }
         };
-        let (adapter, context) =
-            match prepare(&self.runtime, &definition, &self.execution, &self.run_id) {
-                Ok(Some(prepared)) => prepared,
-                // Approvals wait for people, not for an executor.
-                Ok(None) => return,
-                Err(why) => {
-                    self.complete(ActionOutcome::Failed {
-                        error: why,
-                        outputs: Default::default(),
-                    })
-                    .await;
-                    return;
-                }
-            };
+        let prepared = match prepare(&self.runtime, &definition, &self.execution, &self.run_id) {
+            Ok(Some(prepared)) => prepared,
+            // Approvals wait for people, not for an executor.
+            Ok(None) => return,
+            Err(why) => {
+                self.complete(ActionOutcome::Failed {
+                    error: why,
+                    outputs: Default::default(),
+                })
+                .await;
+                return;
+            }
+        };
+        let Prepared {
+            adapter,
+            context,
+            server,
+            slots,
+        } = prepared;
+        // The server's cap on builds in flight: wait for a slot, held until the work ends.
+        let _slot = match slots {
+            Some(slots) => tokio::select! {
+                permit = slots.acquire_owned() => permit.ok(),
+                _ = self.token.cancelled() => return,
+            },
+            None => None,
+        };
+        let mut keys = WakeKeys {
+            runtime: self.runtime.clone(),
+            server,
+            keys: Vec::new(),
+        };
         let started_at = std::time::Instant::now();
-        let external_id = match external_id {
+        let mut external_id = match external_id {
             Some(id) => id,
             None => {
                 let Some(started) = self.start(adapter.as_ref(), &context, recovered).await else {
@@ -199,6 +239,7 @@ impl Follower {
                 started.external_id
             }
         };
+        keys.register(adapter.wake_keys(&context, &external_id), &self.run_id);
         let mut delays = backoff(&self.runtime);
         let mut last_seen: Option<Progress> = None;
         loop {
@@ -217,6 +258,15 @@ impl Follower {
                             summary,
                         } = &progress
                         {
+                            if let Some(better) = better_id {
+                                if *better != external_id {
+                                    external_id = better.clone();
+                                    keys.register(
+                                        adapter.wake_keys(&context, &external_id),
+                                        &self.run_id,
+                                    );
+                                }
+                            }
                             self.deliver(Event::ActionProgress {
                                 execution: self.execution.id.clone(),
                                 run_id: self.run_id.clone(),
@@ -230,7 +280,7 @@ impl Follower {
                         last_seen = Some(progress);
                     }
                     delays = backoff(&self.runtime);
-                    adapter.poll_interval()
+                    adapter.poll_interval(started_at.elapsed())
                 }
                 Err(AdapterError::Retryable {
                     message,

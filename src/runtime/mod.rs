@@ -56,6 +56,8 @@ pub struct RuntimeOptions {
     pub min_backoff: Duration,
     pub max_backoff: Duration,
     pub clock: Clock,
+    /// Base URL of this daemon, for links given to CI servers.
+    pub public_url: String,
 }
 
 impl Default for RuntimeOptions {
@@ -64,6 +66,7 @@ impl Default for RuntimeOptions {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(60),
             clock: Arc::new(chrono::Utc::now),
+            public_url: "http://127.0.0.1:8700".into(),
         }
     }
 }
@@ -82,6 +85,8 @@ struct Inner {
     actors: Mutex<HashMap<String, mpsc::Sender<actor::Message>>>,
     /// Wake-ups for followers, by run id: a callback arrived, look now.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// (server, key a callback carries) → run id of the follower to wake.
+    wake_index: Mutex<HashMap<(String, String), String>>,
     /// Cancellation of followers whose run stopped counting, by run id.
     followers: Mutex<HashMap<String, CancellationToken>>,
     changes: broadcast::Sender<String>,
@@ -107,6 +112,7 @@ impl Runtime {
                 options,
                 actors: Mutex::new(HashMap::new()),
                 wakers: Mutex::new(HashMap::new()),
+                wake_index: Mutex::new(HashMap::new()),
                 followers: Mutex::new(HashMap::new()),
                 changes,
                 timers: timer_sender,
@@ -204,6 +210,39 @@ impl Runtime {
             }
             None => false,
         }
+    }
+
+    /// Wakes the followers of the work a callback from `server` named; returns how many.
+    pub fn wake_keys(&self, server: &str, keys: &[String]) -> usize {
+        let runs: Vec<String> = {
+            let index = self
+                .inner
+                .wake_index
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            keys.iter()
+                .filter_map(|key| index.get(&(server.to_string(), key.clone())).cloned())
+                .collect()
+        };
+        runs.iter().filter(|run| self.wake(run)).count()
+    }
+
+    /// Hands a callback to the server's adapter and wakes what it names.
+    pub fn callback(
+        &self,
+        server: &str,
+        callback: &crate::adapters::Callback,
+    ) -> std::result::Result<usize, crate::adapters::CallbackError> {
+        let adapter = self
+            .adapter_for(server)
+            .ok_or(crate::adapters::CallbackError::Unsupported)?;
+        let keys = adapter.callback(callback)?;
+        Ok(self.wake_keys(server, &keys))
+    }
+
+    /// The adapters of this daemon.
+    pub fn executors(&self) -> &Executors {
+        &self.inner.executors
     }
 
     /// Subscribes to "execution ID changed" notices.

@@ -109,7 +109,7 @@ fn retry_is_a_new_attempt() {
         Some(&before),
         &after,
         "12:01:10 execution InProgress\n\
-         12:01:10 Build InProgress\n\
+         12:01:10 Build InProgress (attempt 2)\n\
          12:01:10 Build/compile InProgress (attempt 2) #13",
     );
 }

@@ -1,0 +1,266 @@
+//! What every CI adapter shares on the wire: one HTTP client per server with its TLS
+//! options, timeout and credentials; the server's rate limiter (every request waits its
+//! turn); retries with exponential backoff and jitter for reads, honouring `Retry-After`;
+//! single-shot sends for triggers, which must never be repeated blindly; and the mapping
+//! of transport failures and statuses to retryable or fatal errors.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
+
+use super::AdapterError;
+use crate::config::ServerSettings;
+
+/// How a server wants to be authenticated.
+#[derive(Clone)]
+pub enum Credentials {
+    None,
+    /// `Authorization: Basic` with a user and an API token (Jenkins, TeamCity basic auth).
+    Basic {
+        user: String,
+        token: String,
+    },
+    /// `Authorization: Bearer` (TeamCity access tokens).
+    Bearer(String),
+}
+
+/// Attempts a read gets before its error goes back to the follower (which backs off too).
+const READ_ATTEMPTS: usize = 4;
+
+pub struct ServerClient {
+    pub name: String,
+    base: Url,
+    http: Client,
+    credentials: Credentials,
+    limiter: DefaultDirectRateLimiter,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    sent: AtomicU64,
+}
+
+impl ServerClient {
+    pub fn new(
+        settings: &ServerSettings,
+        credentials: Credentials,
+    ) -> Result<ServerClient, AdapterError> {
+        let fatal = |what: String| AdapterError::Fatal(format!("server {}: {what}", settings.name));
+        let mut base = Url::parse(&settings.url).map_err(|e| fatal(format!("bad url: {e}")))?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let mut builder = Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca_file) = &settings.tls.ca_file {
+            let pem = std::fs::read(ca_file)
+                .map_err(|e| fatal(format!("cannot read CA file {}: {e}", ca_file.display())))?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| fatal(format!("bad CA file {}: {e}", ca_file.display())))?
+            {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if settings.tls.skip_verify {
+            tracing::warn!(
+                server = %settings.name,
+                "TLS certificate checks are OFF for this server: anyone between Baton and it can read its token"
+            );
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| fatal(format!("HTTP client: {e}")))?;
+        let per_second = NonZeroU32::new(settings.rate_limit.per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(settings.rate_limit.burst).unwrap_or(NonZeroU32::MIN);
+        Ok(ServerClient {
+            name: settings.name.clone(),
+            base,
+            http,
+            credentials,
+            limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+            sent: AtomicU64::new(0),
+        })
+    }
+
+    /// Shorter backoff, for tests against simulators.
+    pub fn with_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max;
+        self
+    }
+
+    /// `path` (already percent-encoded, no leading slash) under the server's base URL.
+    pub fn url(&self, path: &str) -> Url {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .unwrap_or_else(|_| self.base.clone())
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// Requests sent so far, for tests and benchmarks.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// A request with the server's credentials.
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let request = self.http.request(method, url);
+        match &self.credentials {
+            Credentials::None => request,
+            Credentials::Basic { user, token } => request.basic_auth(user, Some(token)),
+            Credentials::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+
+    /// Sends once, after the rate limiter allows it. For triggers: a lost answer must be
+    /// resolved by looking, not by sending again.
+    pub async fn send_once(&self, request: RequestBuilder) -> Result<Response, AdapterError> {
+        self.limiter.until_ready().await;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        request.send().await.map_err(|e| self.transport(e))
+    }
+
+    /// Sends a read, retrying transport errors, 5xx, 408 and 429 with backoff (and the
+    /// server's `Retry-After`). Any other status comes back for the caller to judge.
+    pub async fn read(&self, make: impl Fn() -> RequestBuilder) -> Result<Response, AdapterError> {
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(self.min_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_jitter()
+            .with_max_times(READ_ATTEMPTS)
+            .build();
+        loop {
+            let error = match self.send_once(make()).await {
+                Ok(response) if !is_transient(response.status()) => return Ok(response),
+                Ok(response) => self.status_error(response.status(), response.headers(), ""),
+                Err(error) => error,
+            };
+            let retry_after = match &error {
+                AdapterError::Retryable { retry_after, .. } => *retry_after,
+                _ => return Err(error),
+            };
+            let Some(delay) = delays.next() else {
+                return Err(error);
+            };
+            tokio::time::sleep(retry_after.map_or(delay, |after| after.max(delay))).await;
+        }
+    }
+
+    /// A failed status as an error: transient ones retryable, the rest fatal.
+    pub fn status_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        detail: &str,
+    ) -> AdapterError {
+        let detail = detail.trim();
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", truncate(detail, 300))
+        };
+        let message = format!("{} answered {status}{detail}", self.name);
+        if is_transient(status) {
+            return AdapterError::Retryable {
+                message,
+                retry_after: retry_after(headers),
+            };
+        }
+        AdapterError::Fatal(match status {
+            StatusCode::UNAUTHORIZED => format!("{message} (check the server's user and token)"),
+            StatusCode::FORBIDDEN => {
+                format!("{message} (the token lacks a permission, or a CSRF check failed)")
+            }
+            _ => message,
+        })
+    }
+
+    /// Reads the body of a successful response, or turns a failed one into an error.
+    pub async fn success_text(&self, response: Response) -> Result<String, AdapterError> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| self.transport(e))?;
+        if status.is_success() {
+            Ok(text)
+        } else {
+            Err(self.status_error(status, &headers, &text))
+        }
+    }
+
+    fn transport(&self, error: reqwest::Error) -> AdapterError {
+        let kind = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "cannot connect"
+        } else {
+            "request failed"
+        };
+        // reqwest's message may carry the URL; the URL never holds credentials here.
+        AdapterError::retryable(format!("{}: {kind}: {}", self.name, error.without_url()))
+    }
+}
+
+pub fn is_transient(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from CI servers and ignored).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|secs| Duration::from_secs(secs.min(3600)))
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_statuses_are_retryable_and_carry_retry_after() {
+        let settings: ServerSettings =
+            serde_yaml::from_str("{name: ci, kind: jenkins, url: 'http://127.0.0.1:9'}").unwrap();
+        let client = ServerClient::new(&settings, Credentials::None).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        match client.status_error(StatusCode::TOO_MANY_REQUESTS, &headers, "") {
+            AdapterError::Retryable { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(7)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            client.status_error(StatusCode::NOT_FOUND, &HeaderMap::new(), "no job"),
+            AdapterError::Fatal(m) if m.contains("no job")
+        ));
+        assert_eq!(
+            client.url("job/a/api/json").as_str(),
+            "http://127.0.0.1:9/job/a/api/json"
+        );
+    }
+}

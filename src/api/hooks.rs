@@ -1,0 +1,109 @@
+//! Inbound callbacks from CI servers: `POST /hooks/jenkins/{server}` and
+//! `POST /hooks/teamcity/{server}`. The server's adapter checks the shared secret and
+//! reads which build the callback is about; the callback then only wakes that build's
+//! follower, which reads the truth from the CI server. A forged or replayed callback
+//! therefore changes nothing.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::adapters::{Callback, CallbackError};
+use crate::model::ServerKind;
+
+/// Answer to a callback.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallbackAccepted {
+    /// Followers woken to read the build from the server (0 when no running action
+    /// knows the build the callback names).
+    pub woken: usize,
+}
+
+#[utoipa::path(post, path = "/hooks/jenkins/{server}", tag = "hooks", security(()),
+    params(("server" = String, Path, description = "server name in the daemon config")),
+    request_body(content = String, description = "Notification plugin JSON or a plain callback"),
+    responses((status = 202, body = CallbackAccepted), (status = 400, body = super::dto::ErrorBody),
+        (status = 401, body = super::dto::ErrorBody), (status = 404, body = super::dto::ErrorBody)))]
+pub async fn jenkins(
+    State(app): State<AppState>,
+    Path(server): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<CallbackAccepted>)> {
+    receive(&app, ServerKind::Jenkins, &server, query, &headers, body)
+}
+
+#[utoipa::path(post, path = "/hooks/teamcity/{server}", tag = "hooks", security(()),
+    params(("server" = String, Path, description = "server name in the daemon config")),
+    request_body(content = String, description = "TeamCity webhook payload"),
+    responses((status = 202, body = CallbackAccepted), (status = 400, body = super::dto::ErrorBody),
+        (status = 401, body = super::dto::ErrorBody), (status = 404, body = super::dto::ErrorBody)))]
+pub async fn teamcity(
+    State(app): State<AppState>,
+    Path(server): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<CallbackAccepted>)> {
+    receive(&app, ServerKind::TeamCity, &server, query, &headers, body)
+}
+
+fn receive(
+    app: &AppState,
+    kind: ServerKind,
+    server: &str,
+    query: BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<CallbackAccepted>)> {
+    let runtime = app.service.runtime();
+    let known = runtime.catalog().server(server).filter(|s| s.kind == kind);
+    if known.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {kind} server named {server}"),
+        ));
+    }
+    let callback = Callback {
+        query,
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    name.as_str().to_ascii_lowercase(),
+                    value.to_str().ok()?.to_string(),
+                ))
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    match runtime.callback(server, &callback) {
+        Ok(woken) => {
+            tracing::debug!(%server, woken, "callback received");
+            Ok((StatusCode::ACCEPTED, Json(CallbackAccepted { woken })))
+        }
+        Err(CallbackError::Unauthorized) => {
+            tracing::warn!(%server, "callback with a missing or wrong secret refused");
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                CallbackError::Unauthorized.to_string(),
+            ))
+        }
+        Err(error @ CallbackError::Malformed(_)) => Err(ApiError::bad_request(error.to_string())),
+        Err(error @ CallbackError::Unsupported) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            error.to_string(),
+        )),
+    }
+}
