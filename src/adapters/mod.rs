@@ -3,6 +3,7 @@
 //! classifies every failure as retryable or fatal so the runtime never reads HTTP codes.
 //! May import `model` and the engine's id types; never the store or the API.
 
+pub mod batch;
 pub mod git;
 pub mod http;
 pub mod scripted;

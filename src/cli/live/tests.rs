@@ -1,3 +1,5 @@
+//! The live board's lines, with `*` where a spinner turns.
+
 use super::*;
 use crate::cli::fixtures::{at, building, failed, ID};
 

@@ -1,3 +1,5 @@
+//! `check(input, expected)` tests of every text the CLI renders for people.
+
 use chrono::{FixedOffset, TimeDelta};
 
 use super::*;

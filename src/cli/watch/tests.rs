@@ -1,3 +1,5 @@
+//! Plain progress lines: what changed between two details, in the order it happened.
+
 use chrono::FixedOffset;
 
 use super::*;

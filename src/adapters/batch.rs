@@ -1,0 +1,134 @@
+//! Batched reads: followers ask for one build each, and a `Batcher` gathers the requests
+//! that arrive within a short window into one call (one Jenkins `tree=` request over a
+//! job's builds, one TeamCity multi-id locator), so a server with thousands of builds in
+//! flight sees a few requests per poll round instead of one per build.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::AdapterError;
+
+type Reply<V> = oneshot::Sender<Result<Option<V>, AdapterError>>;
+
+/// Gathers keys for `window`, then fetches them together.
+pub struct Batcher<K, V> {
+    requests: mpsc::UnboundedSender<(K, Reply<V>)>,
+}
+
+impl<K, V> Batcher<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    /// `fetch` gets the distinct keys of one batch (at most `max_batch`) and returns what
+    /// it found; a key it leaves out comes back as `None`. Must be called in a tokio runtime.
+    pub fn new<F, Fut>(window: Duration, max_batch: usize, fetch: F) -> Self
+    where
+        F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<HashMap<K, V>, AdapterError>> + Send + 'static,
+    {
+        let (requests, mut inbox) = mpsc::unbounded_channel::<(K, Reply<V>)>();
+        let fetch = Arc::new(fetch);
+        tokio::spawn(async move {
+            while let Some(first) = inbox.recv().await {
+                let mut waiting: HashMap<K, Vec<Reply<V>>> = HashMap::new();
+                waiting.entry(first.0).or_default().push(first.1);
+                let deadline = tokio::time::Instant::now() + window;
+                while waiting.len() < max_batch.max(1) {
+                    match tokio::time::timeout_at(deadline, inbox.recv()).await {
+                        Ok(Some((key, reply))) => waiting.entry(key).or_default().push(reply),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                let fetch = fetch.clone();
+                // Each batch runs on its own, so a slow server does not hold up gathering.
+                tokio::spawn(async move {
+                    let keys: Vec<K> = waiting.keys().cloned().collect();
+                    match fetch(keys).await {
+                        Ok(found) => {
+                            for (key, replies) in waiting {
+                                let value = found.get(&key).cloned();
+                                for reply in replies {
+                                    let _ = reply.send(Ok(value.clone()));
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            for reply in waiting.into_values().flatten() {
+                                let _ = reply.send(Err(error.clone()));
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Batcher { requests }
+    }
+
+    /// The value for `key`, fetched together with whatever else was asked meanwhile.
+    pub async fn get(&self, key: K) -> Result<Option<V>, AdapterError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send((key, reply))
+            .map_err(|_| AdapterError::retryable("the batcher stopped"))?;
+        answer
+            .await
+            .map_err(|_| AdapterError::retryable("the batcher dropped a request"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_requests_share_one_fetch() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let batcher = Arc::new(Batcher::new(
+            Duration::from_millis(30),
+            100,
+            move |keys: Vec<u32>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    Ok(keys
+                        .into_iter()
+                        .filter(|k| k % 2 == 0)
+                        .map(|k| (k, k * 10))
+                        .collect())
+                }
+            },
+        ));
+        let mut tasks = Vec::new();
+        for key in 0..20u32 {
+            let batcher = batcher.clone();
+            tasks.push(tokio::spawn(async move {
+                (key, batcher.get(key).await.unwrap())
+            }));
+        }
+        for task in tasks {
+            let (key, value) = task.await.unwrap();
+            assert_eq!(value, (key % 2 == 0).then_some(key * 10));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_fails_every_request_of_the_batch() {
+        let batcher: Batcher<u32, u32> =
+            Batcher::new(Duration::from_millis(5), 10, |_keys| async {
+                Err(AdapterError::retryable("down"))
+            });
+        assert!(matches!(
+            batcher.get(1).await,
+            Err(AdapterError::Retryable { .. })
+        ));
+    }
+}
