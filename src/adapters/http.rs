@@ -48,6 +48,24 @@ impl ServerClient {
         settings: &ServerSettings,
         credentials: Credentials,
     ) -> Result<ServerClient, AdapterError> {
+        Self::build(settings, credentials, reqwest::redirect::Policy::default())
+    }
+
+    /// Like `new`, but a redirect comes back to the caller instead of being followed:
+    /// Jenkins answers a merged trigger with 303 and a refused one with 302, and a
+    /// followed redirect would also skip the rate limiter.
+    pub fn without_redirects(
+        settings: &ServerSettings,
+        credentials: Credentials,
+    ) -> Result<ServerClient, AdapterError> {
+        Self::build(settings, credentials, reqwest::redirect::Policy::none())
+    }
+
+    fn build(
+        settings: &ServerSettings,
+        credentials: Credentials,
+        redirects: reqwest::redirect::Policy,
+    ) -> Result<ServerClient, AdapterError> {
         let fatal = |what: String| AdapterError::Fatal(format!("server {}: {what}", settings.name));
         let mut base = Url::parse(&settings.url).map_err(|e| fatal(format!("bad url: {e}")))?;
         if !base.path().ends_with('/') {
@@ -57,7 +75,8 @@ impl ServerClient {
         let mut builder = Client::builder()
             .timeout(settings.request_timeout)
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirects);
         if let Some(ca_file) = &settings.tls.ca_file {
             let pem = std::fs::read(ca_file)
                 .map_err(|e| fatal(format!("cannot read CA file {}: {e}", ca_file.display())))?;

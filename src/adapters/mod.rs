@@ -6,7 +6,9 @@
 pub mod batch;
 pub mod git;
 pub mod http;
+pub mod jenkins;
 pub mod scripted;
+pub mod teamcity;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -80,8 +80,14 @@ pub(super) fn prepare(
     let action = &stage.actions[a];
     let run = &execution.stages[s].actions[a];
     let mut configuration = run.resolved_configuration.clone();
+    // Decide on the resolved configuration: a `Server` or `RepositoryUrl` may come from a
+    // variable.
+    let resolved = crate::model::Action {
+        configuration: configuration.clone(),
+        ..action.clone()
+    };
     let mut server_name = None;
-    let adapter = match runtime.catalog().executor(action)? {
+    let adapter = match runtime.catalog().executor(&resolved)? {
         Executor::Approval => return Ok(None),
         Executor::Git {
             repository_url,

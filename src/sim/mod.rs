@@ -7,3 +7,4 @@
 //! TeamCity simulators, built from `shared/reference/`, live beside it.
 
 pub mod scripted;
+pub mod teamcity;
