@@ -13,7 +13,10 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::adapters::git::GitSource;
+use crate::adapters::jenkins::JenkinsAdapter;
 use crate::adapters::scripted::ScriptedAdapter;
+use crate::adapters::teamcity::TeamCityAdapter;
+use crate::adapters::Adapter;
 use crate::api::{self, AppState, Auth, TokenEntry};
 use crate::config::{LogFormat, LogSettings, Role, Secret, Settings};
 use crate::model::ServerKind;
@@ -247,21 +250,13 @@ fn read_or_create_token(path: &Path) -> anyhow::Result<Secret> {
 fn executors(settings: &Settings) -> anyhow::Result<Executors> {
     let mut executors = Executors::new(Arc::new(GitSource::from_settings(&settings.git)));
     for server in &settings.servers {
-        match server.kind {
-            ServerKind::Scripted => {
-                let adapter = ScriptedAdapter::new(server)
-                    .with_context(|| format!("setting up server {}", server.name))?;
-                executors = executors.with_server(&server.name, Arc::new(adapter));
-            }
-            kind => {
-                let why = format!(
-                    "{kind} server `{}` is configured, but this build of Baton has no {kind} adapter",
-                    server.name
-                );
-                tracing::warn!("{why}");
-                executors = executors.with_unavailable(&server.name, why);
-            }
+        let adapter: Arc<dyn Adapter> = match server.kind {
+            ServerKind::Scripted => ScriptedAdapter::new(server).map(|a| Arc::new(a) as _),
+            ServerKind::Jenkins => JenkinsAdapter::new(server).map(|a| Arc::new(a) as _),
+            ServerKind::TeamCity => TeamCityAdapter::new(server).map(|a| Arc::new(a) as _),
         }
+        .with_context(|| format!("setting up server {}", server.name))?;
+        executors = executors.with_server(&server.name, adapter);
     }
     Ok(executors)
 }
