@@ -207,7 +207,8 @@ pub(super) fn build_entity(s: &State, b: &Build, now: Instant, just_queued: bool
     if let (Some(finished), Phase::Finished) = (b.finished_at, b.phase) {
         e = long_elem(e, "finishDate", str(&s.date(finished)));
     }
-    e = long_elem(e, "triggered", Value::Entity(triggered(s, b)));
+    // A long build renders `triggered` long, so its user appears in full.
+    e = long_elem(e, "triggered", Value::Entity(triggered(s, b))).nested_long();
     let changes = href(format!("/app/rest/changes?locator=build:(id:{id})"));
     let changes = if b.phase == Phase::Finished && b.ran() {
         Entity::new().attr("count", Value::Int(0)).attr(
