@@ -84,6 +84,17 @@ fn comment_entity(s: &State, user: Option<&User>, at: Instant, text: Option<&str
     entity
 }
 
+/// The `canceledInfo` comment of a canceled build (also `…/{locator}/canceledInfo`).
+pub(super) fn canceled_info_entity(s: &State, b: &Build) -> Option<Entity> {
+    let canceled = b.canceled.as_ref()?;
+    Some(comment_entity(
+        s,
+        canceled.user.as_ref(),
+        canceled.at,
+        canceled.text.as_deref(),
+    ))
+}
+
 fn href(href: String) -> Entity {
     Entity::new().attr("href", Value::Str(href))
 }
@@ -191,13 +202,7 @@ pub(super) fn build_entity(s: &State, b: &Build, now: Instant, just_queued: bool
     if b.phase == Phase::Running {
         e = long_elem(e, "running-info", Value::Entity(running_info(b, now)));
     }
-    if let Some(canceled) = &b.canceled {
-        let entity = comment_entity(
-            s,
-            canceled.user.as_ref(),
-            canceled.at,
-            canceled.text.as_deref(),
-        );
+    if let Some(entity) = canceled_info_entity(s, b) {
         e = long_elem(e, "canceledInfo", Value::Entity(entity)).nested_long();
     }
     e = long_elem(e, "queuedDate", str(&s.date(b.queued_at)));
