@@ -107,6 +107,8 @@ pub(super) fn children(s: &State, b: &Build, dir: &str) -> Result<Entity, ApiErr
             file_entity(s, b, &path, name, entry)
         })
         .collect();
+    // Listed files are long beans, so their `content`/`children` links carry an href
+    // (as `teamcity-artifacts-children.xml` shows) instead of an empty element.
     Ok(Entity::new()
         .attr("count", Value::Int(items.len() as i64))
         .field(
@@ -116,7 +118,8 @@ pub(super) fn children(s: &State, b: &Build, dir: &str) -> Result<Entity, ApiErr
             Some(true),
             Some(true),
             false,
-        ))
+        )
+        .nested_long())
 }
 
 /// The `file` bean of one file or folder.

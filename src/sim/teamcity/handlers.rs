@@ -18,7 +18,7 @@ use super::node::Fields;
 use super::query;
 use super::render::{build_entity, builds_entity};
 use super::resources;
-use super::server::{encode, typed, Call};
+use super::server::{encode, plain_text, Call};
 use super::state::State;
 
 /// The statuses a finished build can have.
@@ -165,7 +165,7 @@ fn field_text(call: &Call, id: u64, field: &str) -> Result<Response, ApiError> {
             }
         })
     })?;
-    Ok(typed(value.unwrap_or_default(), "text/plain"))
+    Ok(plain_text(&call.headers, value.unwrap_or_default()))
 }
 
 fn require_format(call: &Call) -> Result<Format, Response> {

@@ -29,6 +29,16 @@ impl Locator {
         parse_dims(text).map(Locator::Dims)
     }
 
+    /// Parses a `fields=` specification. The REST plugin reads it in the locator's
+    /// extended mode, where a bare name is a dimension too: `id,state` selects two
+    /// fields, whereas as a build locator the same text would be one single value.
+    pub(super) fn parse_fields(text: &str) -> Result<Vec<(String, String)>, String> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        parse_dims(text)
+    }
+
     /// The first value of `name`, if the dimension is present.
     pub(super) fn get(&self, name: &str) -> Option<&str> {
         match self {
@@ -256,6 +266,26 @@ mod tests {
         assert!(Locator::parse("id:(1").is_err());
         assert!(Locator::parse("").is_err());
         assert!(Locator::parse(",id:1").is_err());
+    }
+
+    #[test]
+    fn fields_specifications_are_always_dimensions() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            Locator::parse_fields("id,state,webUrl"),
+            Ok(pairs(&[("id", ""), ("state", ""), ("webUrl", "")]))
+        );
+        assert_eq!(Locator::parse_fields("id"), Ok(pairs(&[("id", "")])));
+        assert_eq!(
+            Locator::parse_fields("count,build(id,state)"),
+            Ok(pairs(&[("count", ""), ("build", "id,state")]))
+        );
+        assert_eq!(Locator::parse_fields(""), Ok(Vec::new()));
+        assert!(Locator::parse_fields("build(id").is_err());
     }
 
     #[test]

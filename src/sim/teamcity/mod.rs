@@ -20,6 +20,7 @@
 //! | GET | `/app/rest/builds/{locator}[/{field}]` | one build in any state; `state`, `status`, … as `text/plain` |
 //! | POST | `/app/rest/builds/{locator}` (`buildCancelRequest`) | cancels a queued or running build |
 //! | GET | `/app/rest/builds/{locator}/resulting-properties[/{name}]` | resulting parameters |
+//! | GET | `/app/rest/builds/{locator}/canceledInfo` | who canceled the build (204 if nobody) |
 //! | GET | `/app/rest/builds/{locator}/artifacts/{children,content,files,metadata}/{path}` | artifacts |
 //! | GET | `/app/rest/testOccurrences?locator=build:(id:N)`, `/app/rest/builds/{locator}/testOccurrences` | tests |
 //! | GET | `/app/rest/problemOccurrences?locator=build:(id:N)` | build problems |

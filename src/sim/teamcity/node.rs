@@ -134,16 +134,8 @@ impl Fields {
     }
 
     pub(super) fn parse(spec: &str) -> Result<Fields, String> {
-        let dims = if spec.is_empty() {
-            Vec::new()
-        } else {
-            match Locator::parse(spec)
-                .map_err(|e| format!("Error parsing fields specification: {e}"))?
-            {
-                Locator::Single(name) => vec![(name, String::new())],
-                Locator::Dims(dims) => dims,
-            }
-        };
+        let dims = Locator::parse_fields(spec)
+            .map_err(|e| format!("Error parsing fields specification: {e}"))?;
         Ok(Fields {
             spec: spec.to_string(),
             dims,
@@ -419,6 +411,12 @@ mod tests {
             node.to_json(),
             r#"{"id":7,"failedToStart":false,"user":{"id":12}}"#
         );
+        let plain = Fields::parse("id,statusText").expect("fields");
+        let node = select(&sample(), &plain).expect("select");
+        assert_eq!(node.to_json(), r#"{"id":7,"statusText":"a<b"}"#);
+        let nested = Fields::parse("user(username,id)").expect("fields");
+        let node = select(&sample(), &nested).expect("select");
+        assert_eq!(node.to_json(), r#"{"user":{"username":"ci-bot","id":12}}"#);
         let short = select(&sample(), &Fields::parse("$short").expect("fields")).expect("select");
         assert_eq!(short.to_json(), r#"{"id":7}"#);
     }

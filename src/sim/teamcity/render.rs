@@ -84,6 +84,17 @@ fn comment_entity(s: &State, user: Option<&User>, at: Instant, text: Option<&str
     entity
 }
 
+/// The `canceledInfo` comment of a canceled build (also `…/{locator}/canceledInfo`).
+pub(super) fn canceled_info_entity(s: &State, b: &Build) -> Option<Entity> {
+    let canceled = b.canceled.as_ref()?;
+    Some(comment_entity(
+        s,
+        canceled.user.as_ref(),
+        canceled.at,
+        canceled.text.as_deref(),
+    ))
+}
+
 fn href(href: String) -> Entity {
     Entity::new().attr("href", Value::Str(href))
 }
@@ -191,13 +202,7 @@ pub(super) fn build_entity(s: &State, b: &Build, now: Instant, just_queued: bool
     if b.phase == Phase::Running {
         e = long_elem(e, "running-info", Value::Entity(running_info(b, now)));
     }
-    if let Some(canceled) = &b.canceled {
-        let entity = comment_entity(
-            s,
-            canceled.user.as_ref(),
-            canceled.at,
-            canceled.text.as_deref(),
-        );
+    if let Some(entity) = canceled_info_entity(s, b) {
         e = long_elem(e, "canceledInfo", Value::Entity(entity)).nested_long();
     }
     e = long_elem(e, "queuedDate", str(&s.date(b.queued_at)));
@@ -207,7 +212,8 @@ pub(super) fn build_entity(s: &State, b: &Build, now: Instant, just_queued: bool
     if let (Some(finished), Phase::Finished) = (b.finished_at, b.phase) {
         e = long_elem(e, "finishDate", str(&s.date(finished)));
     }
-    e = long_elem(e, "triggered", Value::Entity(triggered(s, b)));
+    // A long build renders `triggered` long, so its user appears in full.
+    e = long_elem(e, "triggered", Value::Entity(triggered(s, b))).nested_long();
     let changes = href(format!("/app/rest/changes?locator=build:(id:{id})"));
     let changes = if b.phase == Phase::Finished && b.ran() {
         Entity::new().attr("count", Value::Int(0)).attr(

@@ -2,8 +2,8 @@
 //! problem occurrences, the build log (`downloadBuildLog.html`, `/app/messages`), build
 //! configurations, `/app/rest/server`, and the CSRF token endpoint.
 
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::auth;
 use super::build::Build;
@@ -14,15 +14,15 @@ use super::logs;
 use super::node::Entity;
 use super::occurrences;
 use super::query;
-use super::render::{build_type_entity, properties_entity, server_entity};
-use super::server::{typed, Call};
+use super::render::{build_type_entity, canceled_info_entity, properties_entity, server_entity};
+use super::server::{plain_text, typed, Call};
 use super::state::State;
 
 /// Sub-resources of a build that are not single fields.
 pub(super) fn is_resource(name: &str) -> bool {
     matches!(
         name,
-        "resulting-properties" | "artifacts" | "testOccurrences"
+        "resulting-properties" | "artifacts" | "testOccurrences" | "canceledInfo"
     )
 }
 
@@ -45,7 +45,7 @@ pub(super) fn build_resource(call: &Call, id: u64, rest: &[&str]) -> Result<Resp
                     ApiError::not_found(format!("No parameter with name '{name}' is found."))
                 })
             })?;
-            Ok(typed(value, "text/plain"))
+            Ok(plain_text(&call.headers, value))
         }
         ["artifacts", kind, path @ ..] if matches!(*kind, "content" | "files") => {
             let path = path.join("/");
@@ -66,6 +66,14 @@ pub(super) fn build_resource(call: &Call, id: u64, rest: &[&str]) -> Result<Resp
             };
             let entity = with_build(call, id, |s, b| files::children(s, b, &path))?;
             Ok(call.respond(&entity, "files", &fields))
+        }
+        // A `Comment`; JAX-RS answers 204 when the resource method returns null.
+        ["canceledInfo"] => {
+            let fields = call.fields()?;
+            match with_build(call, id, |s, b| Ok(canceled_info_entity(s, b)))? {
+                Some(entity) => Ok(call.respond(&entity, "comment", &fields)),
+                None => Ok(StatusCode::NO_CONTENT.into_response()),
+            }
         }
         ["testOccurrences"] => {
             let fields = call.fields()?;

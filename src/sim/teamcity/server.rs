@@ -116,6 +116,14 @@ async fn guard(State(shared): State<Arc<Shared>>, mut request: Request, next: Ne
         Some(Fault::LoseResponse(status)) => lose = Some(status),
         None => {}
     }
+    // Tomcat in front of TeamCity rejects an encoded slash in the path
+    // (`encodedSolidusHandling="reject"`), before TeamCity sees the request.
+    if has_encoded_slash(request.uri().path()) {
+        return errors::text(
+            StatusCode::BAD_REQUEST,
+            "HTTP Status 400 – Bad Request\n".to_string(),
+        );
+    }
     let Some(caller) = auth::authenticate(&shared, request.headers(), guest) else {
         return stamp(errors::unauthorized());
     };
@@ -263,6 +271,32 @@ fn negotiate(headers: &HeaderMap) -> Result<Negotiated, Response> {
     best.map(|(_, n)| n).ok_or_else(errors::not_acceptable)
 }
 
+/// A `@Produces("text/plain")` resource's answer: Jersey refuses (406) a request whose
+/// `Accept` admits no plain text, e.g. a client that always asks for JSON.
+pub(super) fn plain_text(headers: &HeaderMap, text: String) -> Response {
+    let accepted = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|accept| {
+            accept.split(',').any(|item| {
+                let mut parts = item.split(';');
+                let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let refused = parts.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        == Some(0.0)
+                });
+                !refused && matches!(media.as_str(), "text/plain" | "text/*" | "*/*")
+            })
+        });
+    if accepted {
+        typed(text, "text/plain")
+    } else {
+        errors::not_acceptable()
+    }
+}
+
 pub(super) fn typed(body: impl Into<Body>, content_type: &'static str) -> Response {
     let mut response = Response::new(body.into());
     response
@@ -275,6 +309,10 @@ fn query(uri: &Uri) -> Vec<(String, String)> {
     axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
         .map(|q| q.0)
         .unwrap_or_default()
+}
+
+fn has_encoded_slash(path: &str) -> bool {
+    path.to_ascii_lowercase().contains("%2f")
 }
 
 /// Percent-decodes a path segment.
@@ -351,8 +389,30 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_needs_an_accept_that_admits_it() {
+        let status = |accept: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(accept) = accept {
+                headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+            }
+            plain_text(&headers, "SUCCESS".into()).status()
+        };
+        assert_eq!(status(None), StatusCode::OK);
+        assert_eq!(status(Some("text/plain")), StatusCode::OK);
+        assert_eq!(status(Some("application/json, */*;q=0.1")), StatusCode::OK);
+        assert_eq!(status(Some("application/json")), StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(status(Some("text/plain;q=0")), StatusCode::NOT_ACCEPTABLE);
+    }
+
+    #[test]
     fn codes_urls() {
         assert_eq!(decode("id%3A5%2C"), "id:5,");
         assert_eq!(encode("a b+c"), "a%20b%2Bc");
+        assert!(has_encoded_slash(
+            "/app/rest/builds/id:1/artifacts/children%2Freports"
+        ));
+        assert!(!has_encoded_slash(
+            "/app/rest/builds/id%3A1/artifacts/children/reports"
+        ));
     }
 }
