@@ -1,5 +1,5 @@
 //! End-to-end tests: the real `baton` binary, driven through its HTTP API and its CLI,
-//! against local git repositories and the scripted CI simulator.
+//! against local git repositories and the scripted, Jenkins and TeamCity simulators.
 
 mod helpers;
 
@@ -8,5 +8,6 @@ mod control;
 mod crash;
 mod flows;
 mod modes;
+mod teamcity;
 mod timeouts;
 mod validation;
