@@ -6,5 +6,6 @@
 //! `scripted` is a small generic CI server driven by run parameters; faithful Jenkins and
 //! TeamCity simulators, built from `shared/reference/`, live beside it.
 
+pub mod jenkins;
 pub mod scripted;
 pub mod teamcity;
