@@ -289,6 +289,33 @@ async fn plain_build_in_folders_and_a_multibranch_branch() {
 }
 
 #[tokio::test]
+async fn a_freestyle_build_is_done_once_post_production_is() {
+    let sim = sim();
+    sim.add_job(
+        "archiver",
+        JobSpec {
+            kind: JobKind::FreeStyle,
+            // `building` turns false when the result is set; artifacts come later.
+            post_production: Duration::from_millis(400),
+            artifacts: vec![("out/build.properties".into(), "Version=2.0\n".into())],
+            ..spec(50)
+        },
+    );
+    let adapter = adapter(&sim);
+    let ctx = context(
+        "run-archive",
+        &[
+            ("ProjectName", "archiver"),
+            ("PropertyFile", "out/build.properties"),
+        ],
+    );
+    let started = trigger(&adapter, &ctx).await;
+    let (_, outputs) = succeeded(follow(&adapter, &ctx, &started.external_id).await);
+    assert_eq!(outputs["Version"], "2.0");
+    assert_eq!(outputs["Artifacts"], "out/build.properties");
+}
+
+#[tokio::test]
 async fn every_result_maps_to_an_outcome() {
     let sim = sim();
     sim.add_job(

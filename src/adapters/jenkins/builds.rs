@@ -19,7 +19,7 @@ use crate::adapters::{AdapterError, Result};
 
 /// The fields a poll reads of each build.
 pub const BUILD_FIELDS: &str =
-    "number,queueId,result,building,duration,estimatedDuration,timestamp,description";
+    "number,queueId,result,building,inProgress,duration,estimatedDuration,timestamp,description";
 
 /// Builds newer than the newest one asked for that a window leaves room for.
 const SLACK: u64 = 20;

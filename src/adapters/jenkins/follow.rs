@@ -1,6 +1,7 @@
 //! Following one action's work: its queue item until it becomes a build (or is
-//! cancelled, or waits past `queue_timeout`), then the build until `building` is false
-//! (reference §14), stopping it when its console stops growing for `inactivity_timeout`.
+//! cancelled, or waits past `queue_timeout`), then the build until `building`
+//! and `inProgress` are false (reference §6, §14), stopping it when its console stops
+//! growing for `inactivity_timeout`.
 //! Once a build exists the progress carries the better id `{queue_id}:{number}` and the
 //! build's URL, rebuilt from the server's base and the job path (reference §1).
 
@@ -109,7 +110,10 @@ impl JenkinsAdapter {
         };
         self.link_back(ctx, job, &build).await;
         let url = self.jenkins.url(&job.build_path(number));
-        if !build.building {
+        // Done means `building: false` and, on Jenkins 2.369 and later, `inProgress:
+        // false` too: until then a FreeStyle build's publishers may still archive
+        // artifacts (reference §6).
+        if !build.building && build.in_progress != Some(true) {
             self.memory.forget_build(job, number);
             return self
                 .finish(ctx, config, &build, &url)

@@ -127,6 +127,9 @@ pub struct Build {
     /// `null` while building (but may be set early in Pipeline: use `building`).
     pub result: Option<String>,
     pub building: bool,
+    /// Building or in post-production (publishers, archiving); exported since 2.369.
+    /// A FreeStyle build is `building: false` but `inProgress: true` meanwhile.
+    pub in_progress: Option<bool>,
     /// 0 while building.
     pub duration: i64,
     /// -1 when unknown.

@@ -98,6 +98,8 @@ pub(super) struct Plan {
     pub(super) log: Vec<String>,
     pub(super) test_report: Option<TestCounts>,
     pub(super) artifacts: Vec<(String, String)>,
+    /// Time between the result and the end of post-production (FreeStyle only).
+    pub(super) post_production: Duration,
 }
 
 /// How a build ended.
@@ -105,6 +107,8 @@ pub(super) struct Plan {
 pub(super) struct End {
     pub(super) at: Instant,
     pub(super) result: String,
+    /// Post-production is over: artifacts archived, log complete, FINALIZED sent.
+    pub(super) finalized: bool,
 }
 
 /// A stop, term or kill request: `InterruptedBuildAction` with a `UserInterruption`.
@@ -132,6 +136,17 @@ pub(super) struct Build {
 impl Build {
     pub(super) fn building(&self) -> bool {
         self.end.is_none()
+    }
+
+    /// `inProgress`: still building, or still in post-production.
+    pub(super) fn in_progress(&self) -> bool {
+        !self.end.as_ref().is_some_and(|end| end.finalized)
+    }
+
+    /// When post-production ends, for a build that has a result but is not finalized.
+    pub(super) fn finalizes_at(&self) -> Option<Instant> {
+        let end = self.end.as_ref().filter(|end| !end.finalized)?;
+        Some(end.at + self.plan.post_production)
     }
 
     /// Whether the build ended with one of `results`.
@@ -188,6 +203,7 @@ impl Build {
         self.end = Some(End {
             at,
             result: result.to_string(),
+            finalized: self.plan.post_production.is_zero(),
         });
         true
     }
@@ -201,10 +217,10 @@ impl Build {
             .flatten()
     }
 
-    /// Archived artifacts, once the build completed.
+    /// Archived artifacts, once the build completed and post-production is over.
     pub(super) fn artifacts(&self) -> &[(String, String)] {
         match &self.end {
-            Some(end) if end.result != "ABORTED" => &self.plan.artifacts,
+            Some(end) if end.finalized && end.result != "ABORTED" => &self.plan.artifacts,
             _ => &[],
         }
     }
@@ -233,7 +249,9 @@ impl Build {
             if let Some(interruption) = &self.interruption {
                 log.push_str(&format!("Aborted by {}\n", interruption.by));
             }
-            log.push_str(&format!("Finished: {}\n", end.result));
+            if end.finalized {
+                log.push_str(&format!("Finished: {}\n", end.result));
+            }
         }
         log
     }
@@ -290,6 +308,7 @@ mod tests {
                 log: lines.iter().map(|l| l.to_string()).collect(),
                 test_report: None,
                 artifacts: Vec::new(),
+                post_production: Duration::ZERO,
             },
             end: None,
             interruption: None,

@@ -153,6 +153,10 @@ pub struct JobSpec {
     /// Like a Pipeline that sets `currentBuild.result` early: `result` is already non-null
     /// during the second half of the build while `building` is still true.
     pub result_while_building: bool,
+    /// FreeStyle only: how long publishers run after the result is set (Jenkins'
+    /// POST_PRODUCTION). Meanwhile `building` is false but `inProgress` true, the log
+    /// is not complete and the artifacts are not archived yet.
+    pub post_production: Duration,
 }
 
 impl Default for JobSpec {
@@ -175,6 +179,7 @@ impl Default for JobSpec {
             disabled: false,
             remote_token: None,
             result_while_building: false,
+            post_production: Duration::ZERO,
         }
     }
 }

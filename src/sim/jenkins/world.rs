@@ -16,7 +16,7 @@ use super::faults::Faults;
 use super::jobs::{Folder, Job};
 use super::notify::{self, Notice, Phase};
 use super::queue::{Blockage, ItemState, Outcome, QueueItem};
-use super::spec::JobSpec;
+use super::spec::{JobKind, JobSpec};
 use super::stats::Stats;
 
 const RESULTS: [&str; 5] = ["SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED"];
@@ -73,6 +73,7 @@ impl World {
             match self.next_event() {
                 Some(at) if at <= now => {
                     self.end_due_builds(at);
+                    self.finalize_due_builds(at);
                     self.end_quiet_periods(at);
                     self.dispatch(at);
                 }
@@ -105,7 +106,11 @@ impl World {
             .iter()
             .filter(|item| item.state == ItemState::Waiting)
             .map(|item| item.due);
-        ends.chain(quiet).min()
+        let finalizing = self
+            .jobs
+            .iter()
+            .flat_map(|job| job.builds.iter().filter_map(Build::finalizes_at));
+        ends.chain(quiet).chain(finalizing).min()
     }
 
     fn end_due_builds(&mut self, at: Instant) {
@@ -201,16 +206,39 @@ impl World {
         self.notify(job_index, number, Phase::Started, at);
     }
 
-    /// Ends a running build with `result` at `at`, sending COMPLETED and FINALIZED.
+    /// Ends a running build with `result` at `at`, sending COMPLETED, and FINALIZED
+    /// unless post-production follows.
     pub(super) fn end_build(&mut self, job: usize, number: u32, at: Instant, result: &str) -> bool {
-        let ended = self.jobs[job]
-            .build_mut(number)
-            .is_some_and(|build| build.end_now(at, result));
-        if ended {
-            self.notify(job, number, Phase::Completed, at);
+        let Some(build) = self.jobs[job].build_mut(number) else {
+            return false;
+        };
+        if !build.end_now(at, result) {
+            return false;
+        }
+        let finalized = !build.in_progress();
+        self.notify(job, number, Phase::Completed, at);
+        if finalized {
             self.notify(job, number, Phase::Finalized, at);
         }
-        ended
+        true
+    }
+
+    /// Ends the post-production of builds due by `at`, sending FINALIZED.
+    fn finalize_due_builds(&mut self, at: Instant) {
+        let mut due = Vec::new();
+        for (index, job) in self.jobs.iter_mut().enumerate() {
+            for build in &mut job.builds {
+                if build.finalizes_at().is_some_and(|when| when <= at) {
+                    if let Some(end) = build.end.as_mut() {
+                        end.finalized = true;
+                    }
+                    due.push((index, build.number));
+                }
+            }
+        }
+        for (job, number) in due {
+            self.notify(job, number, Phase::Finalized, at);
+        }
     }
 
     fn notify(&mut self, job: usize, number: u32, phase: Phase, at: Instant) {
@@ -291,6 +319,10 @@ fn plan(spec: &JobSpec, params: Option<&[ParamValue]>) -> Plan {
         log: spec.log.lines().map(str::to_string).collect(),
         test_report: spec.test_report,
         artifacts: spec.artifacts.clone(),
+        post_production: match spec.kind {
+            JobKind::FreeStyle => spec.post_production,
+            JobKind::Pipeline => Duration::ZERO,
+        },
     }
 }
 

@@ -66,7 +66,7 @@ pub(in crate::sim::jenkins) fn build<'t>(
     let b = if pipeline {
         b
     } else {
-        b.val("inProgress", TOP, building)
+        b.val("inProgress", TOP, build.in_progress())
     };
     let b = b
         .val("keepLog", TOP, false)

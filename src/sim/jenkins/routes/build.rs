@@ -39,7 +39,7 @@ pub(super) fn build(call: &Call, names: &[String], run: &str, rest: &[String]) -
             None => pages::not_found(),
         },
         ["logText", "progressiveText"] => {
-            progressive_text(call, &build.raw_log(call.now), build.building())
+            progressive_text(call, &build.raw_log(call.now), build.in_progress())
         }
         ["consoleText"] => pages::text(StatusCode::OK, strip_notes(&build.raw_log(call.now))),
         ["testReport", "api", _] => match (api::flavor(&rest[1..]), build.test_report()) {
@@ -105,8 +105,8 @@ pub(super) fn build(call: &Call, names: &[String], run: &str, rest: &[String]) -
 
 /// `LargeText.doProgressText`: the raw log from `start` (0 if beyond the end), notes
 /// stripped and lines ended with CRLF; `X-Text-Size` is the raw length, and
-/// `X-More-Data: true` is there only while the build runs.
-fn progressive_text(call: &Call, raw: &str, building: bool) -> Response {
+/// `X-More-Data: true` is there only while the build is in progress.
+fn progressive_text(call: &Call, raw: &str, in_progress: bool) -> Response {
     let size = raw.len();
     let start = call
         .param("start")
@@ -118,7 +118,7 @@ fn progressive_text(call: &Call, raw: &str, building: bool) -> Response {
     let mut response = pages::text(StatusCode::OK, body);
     let headers = response.headers_mut();
     headers.insert("X-Text-Size", HeaderValue::from(size as u64));
-    if building {
+    if in_progress {
         headers.insert("X-More-Data", HeaderValue::from_static("true"));
     }
     response
