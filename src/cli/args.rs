@@ -31,6 +31,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check pipeline definitions locally, without a daemon
     Validate(ValidateArgs),
+    /// Run the example pipeline against simulated Jenkins and TeamCity, live
+    Demo(DemoArgs),
     /// Create, inspect and delete pipelines
     Pipeline {
         #[command(flatten)]
@@ -70,6 +72,41 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of human-readable text
     #[arg(long)]
     pub log_json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stay up after the execution ends (until Ctrl-C), to explore with the CLI
+    #[arg(long)]
+    pub keep: bool,
+    /// Approve the release gate after this long; `never` waits for `baton approve`
+    #[arg(long, value_name = "DURATION", default_value = "4s", value_parser = parse_approval_delay)]
+    pub approve_after: ApprovalDelay,
+    /// How long each simulated build runs
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub build_time: std::time::Duration,
+    /// Address for the daemon (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Plain progress lines instead of the live board
+    #[arg(long)]
+    pub plain: bool,
+}
+
+/// When the demo approves its release gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalDelay {
+    After(std::time::Duration),
+    Never,
+}
+
+fn parse_approval_delay(text: &str) -> Result<ApprovalDelay, String> {
+    if text == "never" {
+        return Ok(ApprovalDelay::Never);
+    }
+    humantime::parse_duration(text)
+        .map(ApprovalDelay::After)
+        .map_err(|e| format!("{e} (a duration such as 4s, or `never`)"))
 }
 
 #[derive(Debug, Args)]

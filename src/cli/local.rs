@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use super::args::{ServeArgs, ValidateArgs};
+use super::args::{ApprovalDelay, DemoArgs, ServeArgs, ValidateArgs};
+use super::watch::Display;
 use super::{stderr_line, stdout_line, CliError};
 use crate::config::{LogFormat, Settings};
 use crate::model::{self, Catalog, Diagnostic};
@@ -25,6 +26,27 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         .await
         .map_err(|e| CliError::Failed(format!("{e:#}")))?;
     Ok(0)
+}
+
+/// Runs `baton demo`; exit 0 when the demo execution succeeded.
+pub async fn demo(args: DemoArgs) -> Result<u8, CliError> {
+    let options = crate::demo::DemoOptions {
+        keep: args.keep,
+        auto_approve: match args.approve_after {
+            ApprovalDelay::After(delay) => Some(delay),
+            ApprovalDelay::Never => None,
+        },
+        build_time: args.build_time,
+        listen: args.listen,
+        display: if args.plain {
+            Display::Lines
+        } else {
+            Display::for_stdout()
+        },
+    };
+    crate::demo::run(options)
+        .await
+        .map_err(|e| CliError::Failed(format!("{e:#}")))
 }
 
 /// Checks every file; exit 0 when all are valid, 1 otherwise.

@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let (result, token) = match cli.command {
         Command::Serve(args) => (local::serve(args).await, None),
         Command::Validate(args) => (local::validate(&args), None),
+        Command::Demo(args) => (local::demo(args).await, None),
         Command::Pipeline { client, command } => {
             with_client(&client, |c| pipeline::run(c, command)).await
         }

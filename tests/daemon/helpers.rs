@@ -253,6 +253,14 @@ impl Daemon {
             .await
     }
 
+    /// `baton run stop ID --abandon --reason REASON`, then waits for Stopped.
+    pub async fn stop_and_abandon(&self, id: &str, reason: &str) -> ExecutionDetail {
+        self.cli(&["run", "stop", id, "--abandon", "--reason", reason])
+            .await
+            .ok();
+        self.wait_status(id, "Stopped").await
+    }
+
     /// Waits until the action has the given status.
     pub async fn wait_action(
         &self,
@@ -266,6 +274,17 @@ impl Daemon {
         })
         .await
     }
+}
+
+/// POSTs a CI server's callback body to `url`, as the server would; returns the status.
+pub async fn post_callback(url: &str, body: &serde_json::Value) -> StatusCode {
+    reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("the daemon answers")
+        .status()
 }
 
 pub fn urlencode(text: &str) -> String {

@@ -155,25 +155,13 @@ async fn webhooks_need_the_secret_and_cannot_decide_a_build() {
         "payload": {"id": build_id, "buildTypeId": "Backend_Build", "state": "finished",
                     "status": "FAILURE", "statusText": "forged"}
     });
-    let client = reqwest::Client::new();
-    let unauthenticated = client
-        .post(format!("{}/hooks/teamcity/tc", daemon.url))
-        .json(&forged)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
-    let authenticated = client
-        .post(webhook(&daemon))
-        .json(&forged)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        authenticated.status().is_success(),
-        "{}",
-        authenticated.status()
+    let anonymous = format!("{}/hooks/teamcity/tc", daemon.url);
+    assert_eq!(
+        post_callback(&anonymous, &forged).await,
+        StatusCode::UNAUTHORIZED
     );
+    let accepted = post_callback(&webhook(&daemon), &forged).await;
+    assert!(accepted.is_success(), "{accepted}");
     let still = daemon.execution(&id).await;
     assert_eq!(
         action_status(&still, "Build", "Compile"),
@@ -194,11 +182,7 @@ async fn stop_and_abandon_cancels_the_running_build() {
         })
         .await;
 
-    daemon
-        .cli(&["run", "stop", &id, "--abandon", "--reason", "wrong branch"])
-        .await
-        .ok();
-    let stopped = daemon.wait_status(&id, "Stopped").await;
+    let stopped = daemon.stop_and_abandon(&id, "wrong branch").await;
     assert_eq!(
         action_status(&stopped, "Build", "Compile"),
         Some("Abandoned")
