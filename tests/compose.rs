@@ -666,7 +666,7 @@ fn daemon_settings_shown_in_the_guides_load() {
     for guide in [
         "integrations/jenkins/README.md",
         "integrations/teamcity/README.md",
-        "integrations/README-sections.md",
+        "README.md",
     ] {
         let text = read(&root().join(guide));
         for (i, block) in yaml_blocks(&text).into_iter().enumerate() {
