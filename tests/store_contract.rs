@@ -178,6 +178,7 @@ mod fixtures {
                     }],
                 })
                 .collect(),
+            triggers: Vec::new(),
         }
     }
 
