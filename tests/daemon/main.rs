@@ -9,4 +9,5 @@ mod crash;
 mod flows;
 mod modes;
 mod timeouts;
+mod triggers;
 mod validation;
