@@ -23,6 +23,7 @@ use crate::model::ServerKind;
 use crate::runtime::{Executors, Runtime, RuntimeOptions};
 use crate::service::Service;
 use crate::store::sqlite::SqliteStore;
+use crate::triggers::poller::{self, Sources};
 
 pub struct App {
     listener: TcpListener,
@@ -76,8 +77,16 @@ impl App {
         let recovered = runtime.recover().await.context("recovering executions")?;
         tracing::info!(executions = recovered, "recovered unfinished executions");
 
+        let sources = Arc::new(Sources::from_settings(&settings.git));
+        let service = Service::new(runtime.clone()).with_sources(sources.clone());
+        poller::spawn(service.clone(), sources);
+        tracing::info!(
+            interval = %humantime::format_duration(settings.git.poll_interval),
+            "polling Git sources with PollForSourceChanges"
+        );
+
         let state = AppState {
-            service: Service::new(runtime.clone()),
+            service,
             auth: Arc::new(auth),
             prometheus: prometheus(),
         };

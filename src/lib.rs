@@ -13,3 +13,4 @@ pub mod runtime;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod triggers;

@@ -3,6 +3,7 @@
 //! runtime and reads from the store; knows nothing of HTTP.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +12,10 @@ use crate::engine::state::{Execution, Gates, Trigger};
 use crate::engine::{Event, Rejection};
 use crate::model::{self, Pipeline};
 use crate::runtime::{Runtime, RuntimeError};
-use crate::store::{PutOutcome, StoreError, StoredPipeline};
+use crate::store::{PutOutcome, SourceRevision, StoreError, StoredPipeline};
+use crate::triggers;
+use crate::triggers::poller::{self, Sources};
+use crate::triggers::webhook::{self, Delivery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -28,6 +32,9 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     Upstream(String),
+    /// A webhook without the right signature or token.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -51,6 +58,7 @@ impl From<RuntimeError> for ServiceError {
             RuntimeError::ShuttingDown => {
                 ServiceError::Unavailable("the daemon is shutting down".into())
             }
+            RuntimeError::RevisionSeen(m) => ServiceError::Conflict(format!("revision {m}")),
         }
     }
 }
@@ -80,14 +88,35 @@ pub struct Applied {
 /// How long a long-poll for changes waits at most.
 pub const LONG_POLL: Duration = Duration::from_secs(20);
 
+/// What a push webhook led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookOutcome {
+    /// A ping, answered.
+    Pong,
+    /// An execution started for this revision.
+    Started { execution: String, revision: String },
+    /// Nothing started, and why.
+    Ignored(String),
+}
+
 #[derive(Clone)]
 pub struct Service {
     runtime: Runtime,
+    sources: Option<Arc<Sources>>,
 }
 
 impl Service {
     pub fn new(runtime: Runtime) -> Service {
-        Service { runtime }
+        Service {
+            runtime,
+            sources: None,
+        }
+    }
+
+    /// Enables source triggers: polling's starting points on apply, and push webhooks.
+    pub fn with_sources(mut self, sources: Arc<Sources>) -> Service {
+        self.sources = Some(sources);
+        self
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -120,11 +149,24 @@ impl Service {
         if outcome.changed {
             self.runtime.definition_changed(name).await?;
         }
+        let mut notes: Vec<String> = loaded.notes.iter().map(ToString::to_string).collect();
+        if let Some(sources) = &self.sources {
+            let stored = self.stored(name).await?;
+            notes.extend(poller::record_heads(self, sources, &stored).await);
+        }
         Ok(Applied {
             name: pipeline.name,
             outcome,
-            notes: loaded.notes.iter().map(ToString::to_string).collect(),
+            notes,
         })
+    }
+
+    async fn stored(&self, pipeline: &str) -> Result<StoredPipeline> {
+        self.runtime
+            .store()
+            .pipeline(pipeline)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("pipeline {pipeline} not found")))
     }
 
     pub async fn pipelines(&self) -> Result<Vec<(StoredPipeline, Option<Execution>)>> {
@@ -166,12 +208,7 @@ impl Service {
         revision: Option<String>,
         trigger: Trigger,
     ) -> Result<String> {
-        let stored = self
-            .runtime
-            .store()
-            .pipeline(pipeline)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("pipeline {pipeline} not found")))?;
+        let stored = self.stored(pipeline).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let event = Event::Start {
             execution: id.clone(),
@@ -182,6 +219,122 @@ impl Service {
         };
         self.runtime.submit(pipeline, event).await?;
         Ok(id)
+    }
+
+    /// Starts an execution of `stored` for a source revision a push or poll brought,
+    /// stored together with the revision. `None` when that revision already started one.
+    pub async fn start_for_revision(
+        &self,
+        stored: &StoredPipeline,
+        mut seen: SourceRevision,
+        trigger: Trigger,
+    ) -> Result<Option<String>> {
+        let id = uuid::Uuid::now_v7().to_string();
+        seen.execution_id = Some(id.clone());
+        let event = Event::Start {
+            execution: id.clone(),
+            version: stored.version,
+            trigger,
+            variables: BTreeMap::new(),
+            revision: Some(seen.revision.clone()),
+        };
+        match self.runtime.submit_for_revision(event, seen).await {
+            Ok(_) => Ok(Some(id)),
+            Err(RuntimeError::RevisionSeen(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A push webhook for `pipeline`: checks its signature against the pipeline's webhook
+    /// secret, then starts an execution when the push feeds one of its sources and passes
+    /// the trigger's filters. `headers` have lowercase names.
+    pub async fn git_hook(
+        &self,
+        pipeline: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<HookOutcome> {
+        let stored = self.stored(pipeline).await?;
+        let headers = webhook::Headers(headers);
+        let (forge, event) =
+            webhook::Forge::detect(&headers).ok_or_else(|| ServiceError::Invalid {
+                message: webhook::WebhookError::UnknownSender.to_string(),
+                details: Vec::new(),
+            })?;
+        let (secrets, missing) = match &self.sources {
+            Some(sources) => sources.webhook_secrets(&stored.definition),
+            None => (Vec::new(), Vec::new()),
+        };
+        if !missing.is_empty() {
+            tracing::warn!(%pipeline, secrets = ?missing, "the pipeline's trigger names webhook secrets the daemon config lacks (git.webhook_secrets)");
+        }
+        if secrets.is_empty() {
+            return Err(ServiceError::Unauthorized(format!(
+                "no webhook secret is configured for pipeline {pipeline}"
+            )));
+        }
+        let mut verdict = Err(webhook::WebhookError::UnknownSender);
+        for secret in secrets {
+            verdict = webhook::verify(forge, &headers, body, secret);
+            if verdict.is_ok() {
+                break;
+            }
+        }
+        if let Err(error) = verdict {
+            return Err(ServiceError::Unauthorized(error.to_string()));
+        }
+        let delivery_id = forge.delivery(&headers).unwrap_or("-");
+        let delivery = webhook::parse(forge, &event, body).map_err(|e| ServiceError::Invalid {
+            message: e.to_string(),
+            details: Vec::new(),
+        })?;
+        let push = match delivery {
+            Delivery::Ping => return Ok(HookOutcome::Pong),
+            Delivery::Ignored { event } => {
+                tracing::info!(%pipeline, forge = forge.name(), %event, delivery = delivery_id, "webhook event ignored");
+                return Ok(HookOutcome::Ignored(format!(
+                    "{} event `{event}` is ignored",
+                    forge.name()
+                )));
+            }
+            Delivery::Deleted { git_ref } => {
+                return Ok(HookOutcome::Ignored(format!(
+                    "{git_ref} was deleted; nothing to build"
+                )))
+            }
+            Delivery::Push(push) => push,
+        };
+        let accepted = match triggers::decide(&stored.definition, self.runtime.catalog(), &push) {
+            Ok(accepted) => accepted,
+            Err(reason) => {
+                tracing::info!(%pipeline, git_ref = %push.git_ref, %reason, delivery = delivery_id, "push starts nothing");
+                return Ok(HookOutcome::Ignored(reason));
+            }
+        };
+        let seen = SourceRevision {
+            pipeline: stored.name.clone(),
+            source: accepted.watch.action.to_string(),
+            git_ref: push.git_ref.clone(),
+            revision: push.revision.clone(),
+            execution_id: None,
+            seen_at: self.runtime.now(),
+        };
+        match self
+            .start_for_revision(&stored, seen, accepted.trigger)
+            .await?
+        {
+            Some(execution) => {
+                tracing::info!(%pipeline, %execution, git_ref = %push.git_ref, revision = %push.revision, delivery = delivery_id, "push started an execution");
+                Ok(HookOutcome::Started {
+                    execution,
+                    revision: push.revision,
+                })
+            }
+            None => Ok(HookOutcome::Ignored(format!(
+                "revision {} of {} already started an execution",
+                push.revision, push.git_ref
+            ))),
+        }
     }
 
     pub async fn executions(&self, pipeline: &str, limit: u32) -> Result<Vec<Execution>> {

@@ -23,7 +23,9 @@ use baton::model::{
     Stage, VariableDeclaration,
 };
 use baton::store::sqlite::SqliteStore;
-use baton::store::{Commit, EventRecord, PutOutcome, Store, StoreError, StoredEvent};
+use baton::store::{
+    Commit, EventRecord, PutOutcome, SourceRevision, Store, StoreError, StoredEvent,
+};
 
 /// A row a test damages behind the store's back, to check it is reported as corrupt.
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +97,11 @@ macro_rules! contract_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_commits_all_land() {
                 contract::concurrent_commits_all_land(fresh().await.store()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_source_revision_starts_one_execution() {
+                contract::a_source_revision_starts_one_execution(&*fresh().await.store()).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -178,6 +185,7 @@ mod fixtures {
                     }],
                 })
                 .collect(),
+            triggers: Vec::new(),
         }
     }
 
@@ -291,6 +299,7 @@ mod fixtures {
                 event,
                 executions: executions.to_vec(),
                 gates,
+                source: None,
             })
             .await
             .expect("commit");
@@ -324,6 +333,76 @@ pub mod contract {
     use super::fixtures::*;
     use super::*;
     use ExecutionStatus::*;
+
+    pub async fn a_source_revision_starts_one_execution(store: &dyn Store) {
+        store
+            .put_pipeline(&pipeline("web", &["Build"], "a"), at(0))
+            .await
+            .unwrap();
+        let seen = |revision: &str, execution: Option<&str>| SourceRevision {
+            pipeline: "web".to_owned(),
+            source: "Checkout".to_owned(),
+            git_ref: "refs/heads/main".to_owned(),
+            revision: revision.to_owned(),
+            execution_id: execution.map(str::to_owned),
+            seen_at: at(1),
+        };
+        let last = || store.last_source_revision("web", "Checkout", "refs/heads/main");
+        assert_eq!(last().await.unwrap(), None);
+
+        // A starting point, recorded once.
+        assert!(store
+            .record_source_revision(&seen("a1", None))
+            .await
+            .unwrap());
+        assert!(!store
+            .record_source_revision(&seen("a1", None))
+            .await
+            .unwrap());
+        assert_eq!(last().await.unwrap().as_deref(), Some("a1"));
+
+        // A start for a new revision lands with its execution, atomically.
+        let first = execution(&id(1), "web", InProgress, 2);
+        let b2 = seen("b2", Some(&first.id));
+        store
+            .commit(Commit {
+                event: event("web", Some(&first.id), "Start", 2),
+                executions: vec![&first],
+                gates: None,
+                source: Some(&b2),
+            })
+            .await
+            .unwrap();
+        assert_eq!(last().await.unwrap().as_deref(), Some("b2"));
+        assert!(store
+            .source_revision_seen("web", "Checkout", "refs/heads/main", "b2")
+            .await
+            .unwrap());
+        assert!(!store
+            .source_revision_seen("web", "Checkout", "refs/heads/other", "b2")
+            .await
+            .unwrap());
+
+        // A second start for the same revision writes nothing at all.
+        let second = execution(&id(2), "web", InProgress, 3);
+        let result = store
+            .commit(Commit {
+                event: event("web", Some(&second.id), "Start", 3),
+                executions: vec![&second],
+                gates: None,
+                source: Some(&seen("b2", Some(&second.id))),
+            })
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        assert_eq!(store.execution(&second.id).await.unwrap(), None);
+        assert!(store.events(&second.id).await.unwrap().is_empty());
+
+        // Deleting the pipeline forgets what it saw.
+        assert!(store.delete_pipeline("web").await.unwrap());
+        assert_eq!(last().await.unwrap(), None);
+        let orphan = store.record_source_revision(&seen("c3", None)).await;
+        assert!(matches!(orphan, Err(StoreError::Conflict(_))), "{orphan:?}");
+    }
 
     pub async fn versioning(store: &dyn Store) {
         let v1 = pipeline("web", &["Source", "Build"], "a");
@@ -509,6 +588,7 @@ pub mod contract {
                 event: event("web", Some(&good.id), "Started", 3),
                 executions: vec![&good, &orphan],
                 gates: Some(&Gates::default()),
+                source: None,
             })
             .await;
         assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
@@ -523,6 +603,7 @@ pub mod contract {
                 event: event("ghost", None, "Started", 4),
                 executions: vec![],
                 gates: None,
+                source: None,
             })
             .await;
         assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
@@ -771,6 +852,7 @@ pub mod contract {
                             event,
                             executions: vec![&execution],
                             gates: lock.as_ref(),
+                            source: None,
                         })
                         .await
                         .unwrap_or_else(|e| panic!("task {task} step {step}: {e}"));

@@ -41,6 +41,13 @@ impl GitSource {
         GitSource::new(settings.ls_remote_timeout)
     }
 
+    /// The commit `refs/heads/{branch}` of the repository at `url` points to, for
+    /// polling. The URL and branch pass the same checks as a source action's.
+    pub async fn head(&self, url: &str, branch: &str) -> Result<String> {
+        self.resolve_head(&SourceConfig::new(url.trim(), branch.trim())?)
+            .await
+    }
+
     /// Asks the remote for `refs/heads/{branch}` and returns its commit.
     async fn resolve_head(&self, source: &SourceConfig<'_>) -> Result<String> {
         let mut command = Command::new("git");
@@ -175,8 +182,10 @@ impl<'a> SourceConfig<'a> {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| AdapterError::Fatal(format!("Git source needs configuration.{key}")))
         };
-        let url = required("RepositoryUrl")?;
-        let branch = required("BranchName")?;
+        SourceConfig::new(required("RepositoryUrl")?, required("BranchName")?)
+    }
+
+    fn new(url: &'a str, branch: &'a str) -> Result<SourceConfig<'a>> {
         let display_url = redact_url(url);
         if url.starts_with('-') {
             return Err(AdapterError::Fatal(format!(

@@ -65,6 +65,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }
+            ServiceError::Unauthorized(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m)
+            }
             ServiceError::Upstream(m) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", m)
             }

@@ -3,6 +3,10 @@
 //! reads which build the callback is about; the callback then only wakes that build's
 //! follower, which reads the truth from the CI server. A forged or replayed callback
 //! therefore changes nothing.
+//!
+//! Push webhooks from GitHub, GitLab and Gitea/Forgejo: `POST /hooks/git/{pipeline}`.
+//! The service checks the signature over the raw body and decides whether the push starts
+//! an execution; a ping gets 200, anything verified but not started 202.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +21,7 @@ use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::adapters::{Callback, CallbackError};
 use crate::model::ServerKind;
+use crate::service::HookOutcome;
 
 /// Answer to a callback.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -75,15 +80,7 @@ fn receive(
     }
     let callback = Callback {
         query,
-        headers: headers
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((
-                    name.as_str().to_ascii_lowercase(),
-                    value.to_str().ok()?.to_string(),
-                ))
-            })
-            .collect(),
+        headers: lowercase_headers(headers).into_iter().collect(),
         body: body.to_vec(),
     };
     match runtime.callback(server, &callback) {
@@ -106,4 +103,72 @@ fn receive(
             error.to_string(),
         )),
     }
+}
+
+/// Answer to a push webhook.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GitHookAnswer {
+    /// The execution the push started, if it started one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    /// The revision the execution runs, or why nothing started.
+    pub message: String,
+}
+
+#[utoipa::path(post, path = "/hooks/git/{pipeline}", tag = "hooks", security(()),
+    params(("pipeline" = String, Path, description = "the pipeline the push may start")),
+    request_body(content = String, description = "GitHub, GitLab, Gitea or Forgejo push event (JSON)"),
+    responses((status = 200, body = GitHookAnswer, description = "ping"),
+        (status = 201, body = GitHookAnswer, description = "an execution started"),
+        (status = 202, body = GitHookAnswer, description = "verified; nothing started"),
+        (status = 400, body = super::dto::ErrorBody), (status = 401, body = super::dto::ErrorBody),
+        (status = 404, body = super::dto::ErrorBody), (status = 415, body = super::dto::ErrorBody)))]
+pub async fn git(
+    State(app): State<AppState>,
+    Path(pipeline): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<GitHookAnswer>)> {
+    if let Some(content_type) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.to_ascii_lowercase().starts_with("application/json"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("push webhooks must be sent as application/json, got {content_type}"),
+        ));
+    }
+    let headers = lowercase_headers(&headers);
+    let outcome = app.service.git_hook(&pipeline, &headers, &body).await;
+    if let Err(crate::service::ServiceError::Unauthorized(why)) = &outcome {
+        tracing::warn!(%pipeline, %why, "push webhook refused");
+    }
+    let answer =
+        |status, execution, message| Ok((status, Json(GitHookAnswer { execution, message })));
+    match outcome? {
+        HookOutcome::Pong => answer(StatusCode::OK, None, "pong".into()),
+        HookOutcome::Started {
+            execution,
+            revision,
+        } => answer(
+            StatusCode::CREATED,
+            Some(execution),
+            format!("started for revision {revision}"),
+        ),
+        HookOutcome::Ignored(reason) => answer(StatusCode::ACCEPTED, None, reason),
+    }
+}
+
+fn lowercase_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect()
 }

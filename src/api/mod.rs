@@ -39,7 +39,7 @@ pub struct AppState {
         pipelines::start, pipelines::history, pipelines::transition,
         executions::get, executions::stop, executions::retry, executions::approve, executions::log,
         system::healthz, system::readyz, system::metrics,
-        hooks::jenkins, hooks::teamcity,
+        hooks::jenkins, hooks::teamcity, hooks::git,
     ),
     modifiers(&BearerAuth),
 )]
@@ -98,6 +98,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .nest("/api/v1", api)
         .route("/hooks/jenkins/{server}", post(hooks::jenkins))
         .route("/hooks/teamcity/{server}", post(hooks::teamcity))
+        .route("/hooks/git/{pipeline}", post(hooks::git))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

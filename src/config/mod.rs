@@ -195,6 +195,17 @@ pub struct GitSettings {
     /// Limit on one `git ls-remote`.
     #[serde(with = "humantime_serde")]
     pub ls_remote_timeout: Duration,
+    /// How often sources with `PollForSourceChanges: "true"` are checked; a pipeline's
+    /// trigger may set its own `pollInterval`.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Most `git ls-remote` calls per second to one repository host, across all pipelines.
+    pub polls_per_second_per_host: u32,
+    /// Secret that push webhooks (`/hooks/git/{pipeline}`) are signed with. Without one,
+    /// webhooks are refused.
+    pub webhook_secret: Option<Secret>,
+    /// Further secrets by name, for pipelines whose trigger names one (`webhookSecret`).
+    pub webhook_secrets: BTreeMap<String, Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +260,10 @@ impl Default for GitSettings {
         GitSettings {
             connections: BTreeMap::new(),
             ls_remote_timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(60),
+            polls_per_second_per_host: 2,
+            webhook_secret: None,
+            webhook_secrets: BTreeMap::new(),
         }
     }
 }
@@ -349,6 +364,14 @@ impl Settings {
                 )));
             }
         }
+        if self.git.poll_interval < Duration::from_millis(100) {
+            return Err(fail("git.poll_interval must be at least 100ms".into()));
+        }
+        if self.git.polls_per_second_per_host == 0 {
+            return Err(fail(
+                "git.polls_per_second_per_host must be at least 1".into(),
+            ));
+        }
         for token in &self.auth.tokens {
             if token.value.is_none() == token.value_file.is_none() {
                 return Err(fail(format!(
@@ -377,6 +400,16 @@ impl Settings {
                     .resolve()
                     .map_err(|e| fail("callback secret", e))?;
             }
+        }
+        if let Some(secret) = &mut self.git.webhook_secret {
+            secret
+                .resolve()
+                .map_err(|e| ConfigError::Layering(format!("git.webhook_secret: {e}")))?;
+        }
+        for (name, secret) in &mut self.git.webhook_secrets {
+            secret
+                .resolve()
+                .map_err(|e| ConfigError::Layering(format!("git.webhook_secrets.{name}: {e}")))?;
         }
         for token in &mut self.auth.tokens {
             let fail = |e: String| ConfigError::Layering(format!("token `{}`: {e}", token.name));

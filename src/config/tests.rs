@@ -72,3 +72,33 @@ fn secret_references_expand_and_never_print() {
     let secret = Secret::new("s3cr3t");
     assert!(!format!("{secret:?}").contains("s3cr3t"));
 }
+
+#[test]
+fn git_trigger_settings_default_parse_and_resolve_at_start() {
+    let defaults = Settings::default();
+    assert_eq!(defaults.git.poll_interval, Duration::from_secs(60));
+    assert!(defaults.git.webhook_secret.is_none());
+
+    let mut settings = load_text(
+        "git:\n  poll_interval: 15s\n  webhook_secret: ${BATON_TEST_HOOK_SECRET_UNSET}\n  \
+         webhook_secrets:\n    payments: literal-secret\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(settings.git.poll_interval, Duration::from_secs(15));
+    assert_eq!(
+        format!("{:?}", settings.git.webhook_secrets),
+        r#"{"payments": Secret(***)}"#
+    );
+    // Loading needs no secret set; starting does, and names the variable.
+    let error = settings.resolve_secrets().unwrap_err().to_string();
+    assert!(
+        error.contains("git.webhook_secret") && error.contains("BATON_TEST_HOOK_SECRET_UNSET"),
+        "{error}"
+    );
+
+    let error = load_text("git:\n  polls_per_second_per_host: 0\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("polls_per_second_per_host"), "{error}");
+}

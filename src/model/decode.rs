@@ -5,6 +5,7 @@
 
 use super::catalog::Catalog;
 use super::decode_action::{decode_action, ActionSpans};
+use super::decode_trigger::{decode_triggers, TriggerSpans};
 use super::definition::{ExecutionMode, Pipeline, Stage, VariableDeclaration};
 use super::diagnostic::{Diagnostics, Pos};
 use super::fields::{list, Fields};
@@ -22,6 +23,7 @@ pub(crate) struct PipelineSpans {
     /// The `name` of each variable.
     pub variables: Vec<Option<Pos>>,
     pub stages: Vec<StageSpans>,
+    pub triggers: Vec<TriggerSpans>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub(crate) struct Decoded {
     pub spans: PipelineSpans,
 }
 
-const PIPELINE_FIELDS: &[&str] = &["name", "executionMode", "variables", "stages"];
+const PIPELINE_FIELDS: &[&str] = &["name", "executionMode", "variables", "stages", "triggers"];
 const STAGE_FIELDS: &[&str] = &["name", "actions"];
 const VARIABLE_FIELDS: &[&str] = &["name", "defaultValue", "description"];
 
@@ -105,18 +107,25 @@ pub(crate) fn decode(root: &Node, catalog: &Catalog, diags: &mut Diagnostics) ->
         }
     }
 
+    let (triggers, trigger_spans) = fields
+        .get("triggers")
+        .map(|node| decode_triggers(node, diags))
+        .unwrap_or_default();
+
     Some(Decoded {
         pipeline: Pipeline {
             name,
             execution_mode,
             variables,
             stages,
+            triggers,
         },
         spans: PipelineSpans {
             at: fields.pos,
             stages_at: stages_node.map(|n| n.pos),
             variables: variable_spans,
             stages: stage_spans,
+            triggers: trigger_spans,
         },
     })
 }

@@ -17,6 +17,58 @@ pub struct Pipeline {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variables: Vec<VariableDeclaration>,
     pub stages: Vec<Stage>,
+    /// CodePipeline V2 `triggers`: which pushes start an execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<PipelineTrigger>,
+}
+
+/// `{providerType, gitConfiguration}`: one source action's trigger. The provider type is
+/// always `CodeStarSourceConnection`, as in CodePipeline; it is not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineTrigger {
+    pub git_configuration: GitConfiguration,
+    /// Baton's extension: how often this source is polled, overriding `git.poll_interval`
+    /// (as written, e.g. `30s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval: Option<String>,
+    /// Baton's extension: the name of a secret in the daemon config's
+    /// `git.webhook_secrets` that this pipeline's webhooks are signed with, instead of
+    /// `git.webhook_secret`. Only the name is stored, never the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitConfiguration {
+    pub source_action_name: String,
+    /// Any one filter that matches starts an execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push: Vec<GitPushFilter>,
+}
+
+/// Within one filter every criteria given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitPushFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<FilterCriteria>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<FilterCriteria>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_paths: Option<FilterCriteria>,
+}
+
+/// Glob patterns: a name matches when it matches an include (or there are none) and no
+/// exclude.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterCriteria {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
 }
 
 /// How executions of one pipeline share its stages.
@@ -141,6 +193,13 @@ impl fmt::Display for Owner {
 }
 
 impl Pipeline {
+    /// The trigger declared for a source action, if any.
+    pub fn trigger_for(&self, source_action: &str) -> Option<&PipelineTrigger> {
+        self.triggers
+            .iter()
+            .find(|t| t.git_configuration.source_action_name == source_action)
+    }
+
     pub fn stage(&self, name: &str) -> Option<(usize, &Stage)> {
         self.stages.iter().enumerate().find(|(_, s)| s.name == name)
     }

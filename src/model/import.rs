@@ -38,7 +38,6 @@ pub(crate) const PIPELINE_IGNORED: &[Ignored] = &[
         "version",
         "`version` is AWS-only; ignored (Baton numbers versions itself)",
     ),
-    aws_only("triggers", "triggers are not supported yet; ignored"),
 ];
 
 pub(crate) const STAGE_IGNORED: &[Ignored] = &[

@@ -12,6 +12,10 @@ pub const MAX_DEFAULT_VALUE: usize = 1000;
 pub const MAX_DESCRIPTION: usize = 200;
 pub const RUN_ORDER: (i64, i64) = (1, 999);
 pub const TIMEOUT_MINUTES: (i64, i64) = (5, 86_400);
+pub const MAX_TRIGGERS: usize = 50;
+pub const MAX_PUSH_FILTERS: usize = 3;
+pub const MAX_FILTER_PATTERNS: usize = 8;
+pub const MAX_FILTER_PATTERN: usize = 255;
 
 /// Allowed characters: a pattern for messages and the test itself.
 type Alphabet = (&'static str, fn(char) -> bool);

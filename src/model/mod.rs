@@ -7,15 +7,18 @@
 //! parser), `decode`/`decode_action`/`decode_config` (tree to `Pipeline`, by hand, with
 //! the shorthands and `import`'s get-pipeline handling), then `validate` (rules across the
 //! pipeline, and `catalog` for who runs each action). Every problem becomes a `Diagnostic`
-//! at `file:line:col`; `limits` holds CodePipeline's limits.
+//! at `file:line:col`; `limits` holds CodePipeline's limits. `decode_trigger` reads V2
+//! `triggers`, whose patterns `glob` compiles (the one use of `globset`).
 
 pub mod catalog;
 mod decode;
 mod decode_action;
 mod decode_config;
+mod decode_trigger;
 pub mod definition;
 pub mod diagnostic;
 mod fields;
+pub mod glob;
 mod import;
 pub mod limits;
 mod load;
@@ -28,6 +31,7 @@ pub mod variables;
 mod tests;
 
 pub use catalog::{Catalog, Executor, ServerEntry, ServerKind};
+pub use decode_trigger::poll_interval;
 pub use definition::*;
 pub use diagnostic::Diagnostic;
 pub use load::{load, Loaded};

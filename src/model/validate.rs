@@ -110,6 +110,7 @@ pub(crate) fn validate(
     artifacts(&places, diags);
     namespaces(&places, diags);
     references(pipeline, &places, diags);
+    triggers(pipeline, spans, &places, diags);
     for place in &places {
         if let Some(kind) = place.spans.kind {
             if let Err(message) = catalog.executor(place.action) {
@@ -171,6 +172,40 @@ fn source_placement(places: &[Place<'_>], diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// Each trigger names a Source action, and no source action has two triggers.
+fn triggers(
+    pipeline: &Pipeline,
+    spans: &PipelineSpans,
+    places: &[Place<'_>],
+    diags: &mut Diagnostics,
+) {
+    let sources: Vec<&str> = places
+        .iter()
+        .filter(|p| p.action.action_type_id.category == Category::Source)
+        .map(|p| p.action.name.as_str())
+        .collect();
+    let names = pipeline
+        .triggers
+        .iter()
+        .map(|t| t.git_configuration.source_action_name.as_str())
+        .zip(spans.triggers.iter().map(|s| s.source_action));
+    for (name, pos) in names.clone() {
+        let Some(pos) = pos else { continue };
+        if !sources.contains(&name) {
+            let known = if sources.is_empty() {
+                "the pipeline has none".to_string()
+            } else {
+                sources.join(", ")
+            };
+            diags.error(
+                pos,
+                format!("`sourceActionName` `{name}` names no Source action ({known})"),
+            );
+        }
+    }
+    unique_names("trigger for source action", "", names, diags);
 }
 
 /// Output artifact names are unique in the pipeline, and every input artifact comes from

@@ -12,11 +12,14 @@ use tracing::Instrument;
 use super::{follower, metrics, Result, Runtime, RuntimeError};
 use crate::engine::state::{Execution, PipelineState};
 use crate::engine::{self, Definitions, Effect, Event, Step};
-use crate::store::{Commit, EventRecord};
+use crate::store::{Commit, EventRecord, SourceRevision};
 
 pub(super) enum Message {
     Event {
         event: Event,
+        /// For a start caused by a push or a poll: the revision it is for, stored with the
+        /// event. The event is refused when that revision was seen before.
+        source: Option<Box<SourceRevision>>,
         reply: Option<oneshot::Sender<Result<Option<Execution>>>>,
     },
     Reload {
@@ -69,8 +72,12 @@ pub(super) fn spawn(runtime: Runtime, pipeline: String) -> mpsc::Sender<Message>
 impl Actor {
     async fn handle(&mut self, message: Message) {
         match message {
-            Message::Event { event, reply } => {
-                let result = self.on_event(event).await;
+            Message::Event {
+                event,
+                source,
+                reply,
+            } => {
+                let result = self.on_event(event, source.as_deref()).await;
                 if let Some(reply) = reply {
                     let _ = reply.send(result);
                 }
@@ -124,9 +131,27 @@ impl Actor {
         Ok(())
     }
 
-    async fn on_event(&mut self, event: Event) -> Result<Option<Execution>> {
+    async fn on_event(
+        &mut self,
+        event: Event,
+        source: Option<&SourceRevision>,
+    ) -> Result<Option<Execution>> {
         if !self.loaded {
             self.load().await?;
+        }
+        if let Some(seen) = source {
+            // The actor is the pipeline's one writer, so nothing can record this revision
+            // between this check and the commit below.
+            let store = &self.runtime.inner.store;
+            if store
+                .source_revision_seen(&seen.pipeline, &seen.source, &seen.git_ref, &seen.revision)
+                .await?
+            {
+                return Err(RuntimeError::RevisionSeen(format!(
+                    "{} of {} was already seen by source {}",
+                    seen.revision, seen.git_ref, seen.source
+                )));
+            }
         }
         // A command or late report may concern a finished execution: bring it in so the
         // engine can answer (refuse, or cancel work that started too late).
@@ -161,7 +186,7 @@ impl Actor {
                 return Err(rejection.into());
             }
         };
-        if let Err(error) = self.store(&event, &step, now).await {
+        if let Err(error) = self.store(&event, &step, source, now).await {
             tracing::error!(%error, event = event.kind(), "storing an event failed; reloading state");
             self.loaded = false;
             let _ = self.load().await;
@@ -183,7 +208,13 @@ impl Actor {
         Ok(answer)
     }
 
-    async fn store(&self, event: &Event, step: &Step, now: engine::state::Time) -> Result<()> {
+    async fn store(
+        &self,
+        event: &Event,
+        step: &Step,
+        source: Option<&SourceRevision>,
+        now: engine::state::Time,
+    ) -> Result<()> {
         let started = std::time::Instant::now();
         let body =
             serde_json::to_value(event).map_err(|source| crate::store::StoreError::Corrupt {
@@ -204,6 +235,7 @@ impl Actor {
                 .filter_map(|id| self.state.executions.get(id))
                 .collect(),
             gates: step.gates_changed.then_some(&self.state.gates),
+            source,
         };
         self.runtime.inner.store.commit(commit).await?;
         metrics::store_commit(started.elapsed());

@@ -25,7 +25,7 @@ use crate::adapters::{Adapter, LogChunk};
 use crate::engine::state::{Execution, Time};
 use crate::engine::{Event, Rejection};
 use crate::model::Catalog;
-use crate::store::{Store, StoreError};
+use crate::store::{SourceRevision, Store, StoreError};
 
 pub use executors::Executors;
 pub use metrics::describe_metrics;
@@ -42,6 +42,9 @@ pub enum RuntimeError {
     Adapter(String),
     #[error("the daemon is shutting down")]
     ShuttingDown,
+    /// A push or poll asked to start an execution for a revision that already started one.
+    #[error("revision {0}")]
+    RevisionSeen(String),
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
@@ -160,11 +163,33 @@ impl Runtime {
     /// Applies an event to its pipeline and waits until it is stored. The execution it
     /// concerns is returned as it stands after the event.
     pub async fn submit(&self, pipeline: &str, event: Event) -> Result<Option<Execution>> {
+        self.send_event(pipeline, event, None).await
+    }
+
+    /// Submits the start of an execution for a source revision, stored together with the
+    /// revision; refused with `RevisionSeen` when the revision started one before.
+    pub async fn submit_for_revision(
+        &self,
+        event: Event,
+        seen: SourceRevision,
+    ) -> Result<Option<Execution>> {
+        let pipeline = seen.pipeline.clone();
+        self.send_event(&pipeline, event, Some(Box::new(seen)))
+            .await
+    }
+
+    async fn send_event(
+        &self,
+        pipeline: &str,
+        event: Event,
+        source: Option<Box<SourceRevision>>,
+    ) -> Result<Option<Execution>> {
         let sender = self.actor(pipeline)?;
         let (reply, answer) = oneshot::channel();
         sender
             .send(actor::Message::Event {
                 event,
+                source,
                 reply: Some(reply),
             })
             .await
@@ -259,6 +284,16 @@ impl Runtime {
         offset: u64,
     ) -> Result<Option<LogChunk>> {
         executors::read_log(self, execution, stage, action, offset).await
+    }
+
+    /// Cancelled when the runtime starts shutting down; background workers stop on it.
+    pub fn stopping(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Runs a background worker that shutdown waits for (up to its grace period).
+    pub fn spawn_worker(&self, worker: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.tasks.spawn(worker);
     }
 
     /// Stops taking work and waits (up to `grace`) for in-flight steps to finish.

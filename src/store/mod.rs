@@ -71,6 +71,22 @@ pub struct Commit<'a> {
     pub event: EventRecord,
     pub executions: Vec<&'a Execution>,
     pub gates: Option<&'a Gates>,
+    /// The source revision that started the execution, when a push or a poll did.
+    pub source: Option<&'a SourceRevision>,
+}
+
+/// A revision of one ref, as seen by one source action of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRevision {
+    pub pipeline: String,
+    /// The source action's name.
+    pub source: String,
+    /// The full ref: `refs/heads/main`, `refs/tags/v1.4.0`.
+    pub git_ref: String,
+    pub revision: String,
+    /// The execution it started; `None` when it was only recorded as a starting point.
+    pub execution_id: Option<String>,
+    pub seen_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -103,4 +119,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// The event log of one execution, in order.
     async fn events(&self, execution_id: &str) -> Result<Vec<StoredEvent>>;
+
+    /// The revision of `git_ref` the source action saw last, if it saw any.
+    async fn last_source_revision(
+        &self,
+        pipeline: &str,
+        source: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>>;
+    /// Whether the source action has seen this revision of `git_ref` before.
+    async fn source_revision_seen(
+        &self,
+        pipeline: &str,
+        source: &str,
+        git_ref: &str,
+        revision: &str,
+    ) -> Result<bool>;
+    /// Records a revision that starts nothing (a starting point). A revision seen before
+    /// stays as it is; false then.
+    async fn record_source_revision(&self, seen: &SourceRevision) -> Result<bool>;
 }

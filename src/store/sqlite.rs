@@ -11,6 +11,7 @@
 mod codec;
 mod executions;
 mod pipelines;
+mod sources;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,7 +22,9 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{Commit, PutOutcome, Result, Store, StoreError, StoredEvent, StoredPipeline};
+use super::{
+    Commit, PutOutcome, Result, SourceRevision, Store, StoreError, StoredEvent, StoredPipeline,
+};
 use crate::engine::state::{Execution, Gates};
 use crate::model::Pipeline;
 
@@ -162,6 +165,39 @@ impl Store for SqliteStore {
 
     async fn events(&self, execution_id: &str) -> Result<Vec<StoredEvent>> {
         executions::events(&self.reader, execution_id).await
+    }
+
+    async fn last_source_revision(
+        &self,
+        pipeline: &str,
+        source: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>> {
+        sources::last(&self.reader, pipeline, source, git_ref).await
+    }
+
+    async fn source_revision_seen(
+        &self,
+        pipeline: &str,
+        source: &str,
+        git_ref: &str,
+        revision: &str,
+    ) -> Result<bool> {
+        sources::seen(&self.reader, pipeline, source, git_ref, revision).await
+    }
+
+    async fn record_source_revision(&self, seen: &SourceRevision) -> Result<bool> {
+        sources::record(&self.writer, seen)
+            .await
+            .map_err(|e| match e {
+                StoreError::Database(error) if codec::is_foreign_key_violation(&error) => {
+                    StoreError::Conflict(format!(
+                        "source revision of pipeline {}: the pipeline is not stored",
+                        seen.pipeline
+                    ))
+                }
+                other => other,
+            })
     }
 }
 

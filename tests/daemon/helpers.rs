@@ -363,6 +363,34 @@ impl GitRepo {
         repo
     }
 
+    /// Writes `files` (path → text), commits them on `branch` (made from `main`'s head)
+    /// and pushes it; returns the new head. The clone is back on `main` afterwards.
+    pub fn push_files(&self, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+        git(&self.work, &["checkout", "-q", "-B", branch, "main"]);
+        for (path, text) in files {
+            let file = self.work.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+            git(&self.work, &["add", path]);
+        }
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        git(
+            &self.work,
+            &["push", "-q", "origin", &format!("HEAD:{branch}")],
+        );
+        let head = git(&self.work, &["rev-parse", "HEAD"]).trim().to_string();
+        git(&self.work, &["checkout", "-q", "main"]);
+        head
+    }
+
+    /// The commit `rev` names in the working clone.
+    pub fn rev_parse(&self, rev: &str) -> String {
+        git(&self.work, &["rev-parse", rev]).trim().to_string()
+    }
+
     /// Commits and pushes to `main`; returns the new head.
     pub fn push_commit(&self, message: &str) -> String {
         git(

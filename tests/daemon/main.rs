@@ -11,4 +11,5 @@ mod jenkins;
 mod modes;
 mod teamcity;
 mod timeouts;
+mod triggers;
 mod validation;

@@ -31,6 +31,7 @@ pub fn pipeline(name: &str, mode: ExecutionMode) -> Pipeline {
         execution_mode: mode,
         variables: Vec::new(),
         stages: Vec::new(),
+        triggers: Vec::new(),
     }
 }
 

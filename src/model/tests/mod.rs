@@ -6,6 +6,7 @@ mod examples;
 mod import;
 mod robustness;
 mod structure;
+mod triggers;
 mod validation;
 
 use super::{load, Catalog, Loaded, ServerEntry, ServerKind};

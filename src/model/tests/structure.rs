@@ -69,6 +69,7 @@ fn minimal_pipeline() -> Pipeline {
                 }],
             },
         ],
+        triggers: vec![],
     }
 }
 
@@ -215,7 +216,7 @@ stages:
         actionTypeId: {category: Build, owner: ThirdParty, provider: Jenkins, version: '1', kind: x}
 ",
         &[
-            "2:1: unknown field `colour` in pipeline; expected one of: name, executionMode, variables, stages",
+            "2:1: unknown field `colour` in pipeline; expected one of: name, executionMode, variables, stages, triggers",
             "9:9: unknown field `retries` in action; expected one of: name, actionTypeId, provider, category, owner, version, runOrder, configuration, inputArtifacts, outputArtifacts, namespace, timeoutInMinutes",
             "11:5: unknown field `parallel` in stage; expected one of: name, actions",
             "14:93: unknown field `kind` in actionTypeId; expected one of: category, owner, provider, version",
@@ -225,7 +226,7 @@ stages:
         "\
 name: p
 roleArn: arn:aws:iam::1:role/r
-triggers: []
+triggers: [{providerType: CodeStarSourceConnection, gitConfiguration: {sourceActionName: S, pullRequest: [{branches: {includes: [main]}}]}}]
 stages:
   - name: Source
     onFailure: {result: RETRY}
@@ -240,7 +241,7 @@ stages:
 ",
         &[
             "2:1: `roleArn` is AWS-only; ignored",
-            "3:1: triggers are not supported yet; ignored",
+            "3:93: pull request triggers are not supported; `pullRequest` is ignored",
             "6:5: stage conditions (`onFailure`) are not supported; ignored",
             "10:9: `region` is AWS-only; ignored",
             "12:39: `files` is AWS-only; ignored (the CI job decides what it archives)",

@@ -99,6 +99,17 @@ pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()
         .await?;
     }
 
+    if let Some(seen) = commit.source {
+        // The actor checked before applying the event; a row here means another writer
+        // got there first, and this execution must not start.
+        if !super::sources::insert(&mut tx, seen).await? {
+            return Err(StoreError::Conflict(format!(
+                "revision {} of {} was already seen by {}.{}",
+                seen.revision, seen.git_ref, seen.pipeline, seen.source
+            )));
+        }
+    }
+
     // With WAL and synchronous=FULL the commit returns only once the log is on disk.
     tx.commit().await?;
     Ok(())
