@@ -208,6 +208,10 @@ pub struct BuildView {
     pub canceled_info: Option<CanceledInfo>,
     pub failed_to_start: bool,
     pub removed_from_queue: bool,
+    /// When the trigger that queued the build arrived (benchmarks time transitions).
+    pub queued_at: Instant,
+    /// When the build finished, as the server has it.
+    pub finished_at: Option<Instant>,
 }
 
 /// Requests by the part of the API they used.
@@ -303,6 +307,17 @@ impl TeamCitySim {
     pub fn builds(&self) -> Vec<BuildView> {
         self.shared.with(Instant::now(), |s| {
             s.builds.values().map(render::view).collect()
+        })
+    }
+
+    /// The builds with ids from `first` on, oldest first: what is new since a look at
+    /// [`TeamCitySim::builds`], without copying the whole history again.
+    pub fn builds_from(&self, first: u64) -> Vec<BuildView> {
+        self.shared.with(Instant::now(), |s| {
+            s.builds
+                .range(first..)
+                .map(|(_, b)| render::view(b))
+                .collect()
         })
     }
 

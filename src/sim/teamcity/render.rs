@@ -33,6 +33,8 @@ pub(super) fn view(b: &Build) -> BuildView {
         }),
         failed_to_start: b.failed_to_start,
         removed_from_queue: b.removed_from_queue,
+        queued_at: b.queued_at,
+        finished_at: b.finished_at,
     }
 }
 
