@@ -2,6 +2,10 @@
 //! that arrive within a short window into one call (one Jenkins `tree=` request over a
 //! job's builds, one TeamCity multi-id locator), so a server with thousands of builds in
 //! flight sees a few requests per poll round instead of one per build.
+//!
+//! A request made in [`urgency`] with `true` (a follower that a callback woke) does not
+//! wait for the window: its batch goes out at once with whatever is queued, so a build's
+//! end reported by a callback moves the pipeline on without delay.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,9 +19,21 @@ use super::AdapterError;
 
 type Reply<V> = oneshot::Sender<Result<Option<V>, AdapterError>>;
 
+tokio::task_local! {
+    static URGENT: bool;
+}
+
+/// Runs `work` with every batched read it makes marked urgent (or not).
+pub async fn urgency<F: Future>(urgent: bool, work: F) -> F::Output {
+    URGENT.scope(urgent, work).await
+}
+
+/// A queued request: its key, where the answer goes, and whether it may not wait.
+type Request<K, V> = (K, Reply<V>, bool);
+
 /// Gathers keys for `window`, then fetches them together.
 pub struct Batcher<K, V> {
-    requests: mpsc::UnboundedSender<(K, Reply<V>)>,
+    requests: mpsc::UnboundedSender<Request<K, V>>,
 }
 
 impl<K, V> Batcher<K, V>
@@ -32,18 +48,27 @@ where
         F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<HashMap<K, V>, AdapterError>> + Send + 'static,
     {
-        let (requests, mut inbox) = mpsc::unbounded_channel::<(K, Reply<V>)>();
+        let (requests, mut inbox) = mpsc::unbounded_channel::<Request<K, V>>();
         let fetch = Arc::new(fetch);
         tokio::spawn(async move {
             while let Some(first) = inbox.recv().await {
                 let mut waiting: HashMap<K, Vec<Reply<V>>> = HashMap::new();
+                let mut urgent = first.2;
                 waiting.entry(first.0).or_default().push(first.1);
                 let deadline = tokio::time::Instant::now() + window;
                 while waiting.len() < max_batch.max(1) {
-                    match tokio::time::timeout_at(deadline, inbox.recv()).await {
-                        Ok(Some((key, reply))) => waiting.entry(key).or_default().push(reply),
-                        Ok(None) | Err(_) => break,
-                    }
+                    let next = if urgent {
+                        // Only what is queued already joins an urgent batch.
+                        inbox.try_recv().ok()
+                    } else {
+                        tokio::time::timeout_at(deadline, inbox.recv())
+                            .await
+                            .ok()
+                            .flatten()
+                    };
+                    let Some((key, reply, now)) = next else { break };
+                    urgent |= now;
+                    waiting.entry(key).or_default().push(reply);
                 }
                 let fetch = fetch.clone();
                 // Each batch runs on its own, so a slow server does not hold up gathering.
@@ -73,8 +98,9 @@ where
     /// The value for `key`, fetched together with whatever else was asked meanwhile.
     pub async fn get(&self, key: K) -> Result<Option<V>, AdapterError> {
         let (reply, answer) = oneshot::channel();
+        let urgent = URGENT.try_with(|urgent| *urgent).unwrap_or(false);
         self.requests
-            .send((key, reply))
+            .send((key, reply, urgent))
             .map_err(|_| AdapterError::retryable("the batcher stopped"))?;
         answer
             .await
@@ -118,6 +144,21 @@ mod tests {
             assert_eq!(value, (key % 2 == 0).then_some(key * 10));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_urgent_request_does_not_wait_for_the_window() {
+        let batcher = Arc::new(Batcher::new(
+            Duration::from_secs(3600),
+            10,
+            |keys: Vec<u32>| async move { Ok(keys.into_iter().map(|k| (k, k)).collect()) },
+        ));
+        let urgent = urgency(true, batcher.get(7));
+        let answer = tokio::time::timeout(Duration::from_secs(10), urgent).await;
+        assert_eq!(answer.expect("not held for the window").unwrap(), Some(7));
+        // An ordinary request waits for company, as long as the window.
+        let ordinary = tokio::time::timeout(Duration::from_millis(200), batcher.get(8)).await;
+        assert!(ordinary.is_err(), "held for the window");
     }
 
     #[tokio::test]

@@ -242,8 +242,12 @@ impl Follower {
         keys.register(adapter.wake_keys(&context, &external_id), &self.run_id);
         let mut delays = backoff(&self.runtime);
         let mut last_seen: Option<Progress> = None;
+        // The first look and a look after a callback go out at once; scheduled polls
+        // may wait a moment to share a request with other builds.
+        let mut woken = true;
         loop {
-            let wait = match adapter.status(&context, &external_id).await {
+            let status = adapter.status(&context, &external_id);
+            let wait = match crate::adapters::batch::urgency(woken, status).await {
                 Ok(Progress::Finished(outcome)) => {
                     metrics::action_finished(&context.stage, started_at.elapsed());
                     self.complete(outcome.into()).await;
@@ -298,11 +302,11 @@ impl Follower {
                     return;
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.notify.notified() => {}
+            woken = tokio::select! {
+                _ = tokio::time::sleep(wait) => false,
+                _ = self.notify.notified() => true,
                 _ = self.token.cancelled() => return,
-            }
+            };
         }
     }
 
