@@ -15,10 +15,11 @@ mod system;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::service::Service;
 pub use auth::{Auth, TokenEntry};
@@ -31,16 +32,11 @@ pub struct AppState {
     pub prometheus: Option<PrometheusHandle>,
 }
 
+/// The document's frame: title and the bearer scheme. Its paths come from the router
+/// itself (`routes`), so a route cannot exist without being documented.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Baton", description = "Release pipelines modelled on AWS CodePipeline, run on Jenkins and TeamCity"),
-    paths(
-        pipelines::list, pipelines::put, pipelines::get, pipelines::delete,
-        pipelines::start, pipelines::history, pipelines::transition,
-        executions::get, executions::stop, executions::retry, executions::approve, executions::log,
-        system::healthz, system::readyz, system::metrics,
-        hooks::jenkins, hooks::teamcity,
-    ),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -62,45 +58,36 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every route, each registered through its handler's `#[utoipa::path]`: the path and
+/// method that axum serves are the ones the OpenAPI document shows, and the document
+/// names the role each one needs (checked end to end by the daemon tests).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(pipelines::list))
+        .routes(routes!(pipelines::get, pipelines::put, pipelines::delete))
+        .routes(routes!(pipelines::history, pipelines::start))
+        .routes(routes!(pipelines::transition))
+        .routes(routes!(executions::get))
+        .routes(routes!(executions::stop))
+        .routes(routes!(executions::retry))
+        .routes(routes!(executions::approve))
+        .routes(routes!(executions::log))
+        .routes(routes!(system::openapi))
+        .routes(routes!(hooks::jenkins))
+        .routes(routes!(hooks::teamcity))
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::metrics))
+}
+
+/// The OpenAPI document of every route the daemon serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let api = Router::new()
-        .route("/pipelines", get(pipelines::list))
-        .route(
-            "/pipelines/{name}",
-            get(pipelines::get)
-                .put(pipelines::put)
-                .delete(pipelines::delete),
-        )
-        .route(
-            "/pipelines/{name}/executions",
-            get(pipelines::history).post(pipelines::start),
-        )
-        .route(
-            "/pipelines/{name}/stages/{stage}/transition",
-            post(pipelines::transition),
-        )
-        .route("/executions/{id}", get(executions::get))
-        .route("/executions/{id}/stop", post(executions::stop))
-        .route(
-            "/executions/{id}/stages/{stage}/retry",
-            post(executions::retry),
-        )
-        .route(
-            "/executions/{id}/stages/{stage}/actions/{action}/approval",
-            post(executions::approve),
-        )
-        .route(
-            "/executions/{id}/stages/{stage}/actions/{action}/log",
-            get(executions::log),
-        )
-        .route("/openapi.json", get(system::openapi));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/hooks/jenkins/{server}", post(hooks::jenkins))
-        .route("/hooks/teamcity/{server}", post(hooks::teamcity))
-        .route("/healthz", get(system::healthz))
-        .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(system::not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http())
