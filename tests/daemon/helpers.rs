@@ -185,20 +185,34 @@ impl Daemon {
             .await
     }
 
-    pub async fn apply(&self, name: &str, yaml: &str) -> ApplyResult {
+    /// `PUT /api/v1/pipelines/{name}` with any body and content type, as the admin.
+    pub async fn put_definition(
+        &self,
+        name: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> (StatusCode, Value) {
         let response = self
             .http
             .put(format!("{}/api/v1/pipelines/{name}", self.url))
             .bearer_auth(&self.token)
-            .header("content-type", "application/yaml")
-            .body(yaml.to_string())
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
-            .unwrap();
+            .expect("the daemon answers");
         let status = response.status();
         let text = response.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "apply {name}: {text}");
-        serde_json::from_str(&text).unwrap()
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn apply(&self, name: &str, yaml: &str) -> ApplyResult {
+        let (status, body) = self
+            .put_definition(name, yaml.to_string(), "application/yaml")
+            .await;
+        assert_eq!(status, StatusCode::OK, "apply {name}: {body}");
+        serde_json::from_value(body).unwrap()
     }
 
     pub async fn start_run(&self, pipeline: &str, variables: Value) -> String {
