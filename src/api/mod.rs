@@ -90,6 +90,65 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     router
         .fallback(system::not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %loggable_uri(request.uri()),
+                        version = ?request.version(),
+                    )
+                },
+            ),
+        )
         .with_state(state)
+}
+
+/// The request's URI for the log, with the values of secret-bearing query parameters
+/// (a callback's `token`) replaced by `***`.
+fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), query.join("&"))
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["token", "secret", "key", "password"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_uri;
+
+    #[test]
+    fn secrets_in_query_strings_are_not_logged() {
+        let check = |uri: &str, expected: &str| {
+            assert_eq!(loggable_uri(&uri.parse().unwrap()), expected, "{uri}");
+        };
+        check(
+            "/hooks/jenkins/jk?token=s3cret",
+            "/hooks/jenkins/jk?token=***",
+        );
+        check(
+            "/hooks/teamcity/tc?a=1&Token=s3cret&x_secret=y&apiKey=z&b",
+            "/hooks/teamcity/tc?a=1&Token=***&x_secret=***&apiKey=***&b",
+        );
+        check(
+            "/api/v1/executions/e?since=2026",
+            "/api/v1/executions/e?since=2026",
+        );
+        check("/api/v1/pipelines", "/api/v1/pipelines");
+    }
 }

@@ -21,6 +21,8 @@ pub struct Daemon {
     pub token: String,
     pub dir: PathBuf,
     config: PathBuf,
+    /// Environment variables the daemon process gets on top of this process's.
+    env: Vec<(String, String)>,
     starts: u32,
     http: reqwest::Client,
 }
@@ -28,6 +30,12 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon whose config is the defaults plus `extra` (YAML, top-level keys).
     pub async fn start(dir: &Path, extra: &str) -> Daemon {
+        Daemon::start_with_env(dir, extra, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables for the daemon (secrets the config
+    /// references as `${NAME}`, `BATON_…` overrides).
+    pub async fn start_with_env(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Daemon {
         let config = dir.join("baton.yaml");
         let data = dir.join("data");
         let text = format!(
@@ -41,6 +49,10 @@ impl Daemon {
             token: String::new(),
             dir: dir.to_path_buf(),
             config,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             starts: 0,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(40))
@@ -58,6 +70,7 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["serve", "--config"])
             .arg(&self.config)
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)

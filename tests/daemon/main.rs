@@ -9,6 +9,7 @@ mod crash;
 mod flows;
 mod jenkins;
 mod modes;
+mod secrets;
 mod teamcity;
 mod timeouts;
 mod validation;
