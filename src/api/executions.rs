@@ -1,7 +1,7 @@
 //! Handlers for `/api/v1/executions/{id}…`: reading an execution (with long-polling for
 //! changes), stopping, retrying, approving, and reading an action's CI log.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use super::body::JsonBody;
 use super::convert;
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::engine::state::Execution;
 

@@ -8,6 +8,7 @@ mod convert;
 pub mod dto;
 pub mod error;
 mod executions;
+mod extract;
 mod hooks;
 mod pipelines;
 mod system;
@@ -15,12 +16,13 @@ mod system;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::Router;
+use axum::{Extension, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::Limits;
 use crate::service::Service;
 pub use auth::{Auth, TokenEntry};
 
@@ -85,11 +87,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().into_openapi()
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, limits: &Limits) -> Router {
     let (router, _) = routes().split_for_parts();
     router
         .fallback(system::not_found)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(Extension(body::ReadTimeout(limits.request_body_timeout)))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |request: &axum::http::Request<axum::body::Body>| {

@@ -1,6 +1,6 @@
 //! Handlers for `/api/v1/pipelines…`: definitions, their executions, stage transitions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use super::body::{JsonBody, TextBody};
 use super::convert;
 use super::dto::*;
 use super::error::ApiResult;
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::engine::state::Trigger;
 

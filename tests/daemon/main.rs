@@ -7,6 +7,7 @@ mod auth;
 mod control;
 mod crash;
 mod flows;
+mod hostile;
 mod jenkins;
 mod modes;
 mod secrets;
