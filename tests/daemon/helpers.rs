@@ -427,3 +427,21 @@ pub fn scripted_server(name: &str, url: &str) -> String {
         "servers:\n  - name: {name}\n    kind: scripted\n    url: {url}\n    poll_interval: 50ms\n"
     )
 }
+
+/// A Jenkins simulator that knows one user and API token.
+pub fn jenkins_sim(user: &str, token: &str) -> baton::sim::jenkins::JenkinsSim {
+    baton::sim::jenkins::JenkinsSim::start_with(baton::sim::jenkins::JenkinsSimOptions {
+        users: vec![(user.into(), token.into())],
+        ..Default::default()
+    })
+    .expect("the Jenkins simulator starts")
+}
+
+/// A TeamCity simulator that accepts one access token.
+pub fn teamcity_sim(token: &str) -> baton::sim::teamcity::TeamCitySim {
+    baton::sim::teamcity::TeamCitySim::start_with(baton::sim::teamcity::TeamCitySimOptions {
+        token: Some(token.into()),
+        ..Default::default()
+    })
+    .expect("the TeamCity simulator starts")
+}

@@ -10,6 +10,7 @@ mod flows;
 mod hostile;
 mod jenkins;
 mod modes;
+mod replay;
 mod secrets;
 mod teamcity;
 mod timeouts;

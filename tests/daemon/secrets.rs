@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use baton::sim::jenkins::{JenkinsSim, JenkinsSimOptions, JobSpec};
-use baton::sim::teamcity::{BuildTypeSpec, TeamCitySim, TeamCitySimOptions};
+use baton::sim::jenkins::{JenkinsSim, JobSpec};
+use baton::sim::teamcity::{BuildTypeSpec, TeamCitySim};
 use reqwest::Method;
 use serde_json::json;
 
@@ -128,16 +128,8 @@ fn assert_no_secret(place: &str, haystack: &[u8]) {
 async fn no_secret_reaches_logs_answers_cli_output_or_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let repo = GitRepo::new(dir.path());
-    let jk = JenkinsSim::start_with(JenkinsSimOptions {
-        users: vec![(JENKINS_USER.into(), JENKINS_TOKEN.into())],
-        ..JenkinsSimOptions::default()
-    })
-    .unwrap();
-    let tc = TeamCitySim::start_with(TeamCitySimOptions {
-        token: Some(TEAMCITY_TOKEN.into()),
-        ..TeamCitySimOptions::default()
-    })
-    .unwrap();
+    let jk = jenkins_sim(JENKINS_USER, JENKINS_TOKEN);
+    let tc = teamcity_sim(TEAMCITY_TOKEN);
     let mut env = SECRETS.to_vec();
     env.push(("BATON_LOG__LEVEL", "trace"));
     let mut daemon = Daemon::start_with_env(dir.path(), &config(&jk, &tc), &env).await;
