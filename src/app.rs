@@ -113,7 +113,7 @@ impl App {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = api::router(self.state, self.settings.limits.max_body_bytes);
+        let router = api::router(self.state, &self.settings.limits);
         let grace = self.settings.limits.shutdown_grace;
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+#[cfg(test)]
+mod fuzzing;
 pub mod model;
 pub mod runtime;
 pub mod service;

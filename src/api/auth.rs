@@ -126,3 +126,98 @@ impl<R: Needs> axum::extract::FromRequestParts<super::AppState> for Authorized<R
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    fn auth() -> Auth {
+        let entry = |name: &str, role, value: &str| TokenEntry {
+            name: name.into(),
+            role,
+            value: Secret::new(value),
+        };
+        Auth::new(
+            vec![
+                entry("rita", Role::Read, "reader-token-0123456789"),
+                entry("ada", Role::Admin, "admin-token-0123456789"),
+            ],
+            false,
+        )
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_the_exact_token_is_accepted() {
+        let auth = auth();
+        let caller = auth
+            .require(&bearer("admin-token-0123456789"), Role::Admin)
+            .unwrap();
+        assert_eq!(caller.name, "ada");
+        for near in [
+            "admin-token-012345678",
+            "admin-token-01234567890",
+            "ADMIN-TOKEN-0123456789",
+            "admin-token-0123456788",
+            "",
+        ] {
+            let refused = auth.require(&bearer(near), Role::Read).unwrap_err();
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{near:?}");
+        }
+        let refused = auth
+            .require(&bearer("reader-token-0123456789"), Role::Operate)
+            .unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+
+    /// A tidy check: secrets (API tokens, callback secrets) are compared with
+    /// `subtle::ConstantTimeEq`, never with `==`, whose time says how much of a guess was
+    /// right. Scans the daemon's sources, test modules and simulators aside.
+    #[test]
+    fn secrets_are_never_compared_with_eq() {
+        let compared = regex::Regex::new(
+            r"(?i)\b(secret|token|presented|offered|given|expose\(\))\s*[!=]=|[!=]=\s*[&*]*(secret|token|presented|offered|given)\s*($|[;){,])",
+        )
+        .unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut pending = vec![root.clone()];
+        let mut checked = 0;
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if path != root.join("sim") {
+                        pending.push(path);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                for (n, line) in code.lines().enumerate() {
+                    assert!(
+                        !compared.is_match(line.trim_start())
+                            || line.trim_start().starts_with("//"),
+                        "{}:{}: compare secrets with ct_eq: {line}",
+                        path.display(),
+                        n + 1
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "the sources were found: {checked} files");
+        assert!(compared.is_match("if given == secret {"));
+        assert!(compared.is_match("token.expose() == presented"));
+        assert!(!compared.is_match("token.value.is_none() == token.value_file.is_none()"));
+    }
+}

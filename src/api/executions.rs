@@ -1,7 +1,7 @@
 //! Handlers for `/api/v1/executions/{id}…`: reading an execution (with long-polling for
 //! changes), stopping, retrying, approving, and reading an action's CI log.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use super::body::JsonBody;
 use super::convert;
 use super::dto::*;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::engine::state::Execution;
 
@@ -22,7 +23,7 @@ pub struct GetQuery {
     pub since: Option<DateTime<Utc>>,
 }
 
-#[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions",
+#[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", security(("bearer" = ["read"])),
     params(("id" = String, Path, description = "execution id"), GetQuery),
     responses((status = 200, body = ExecutionDetail), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -45,7 +46,7 @@ fn accepted(execution: &Execution) -> Json<Accepted> {
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/executions/{id}/stop", tag = "executions",
+#[utoipa::path(post, path = "/api/v1/executions/{id}/stop", tag = "executions", security(("bearer" = ["operate"])),
     params(("id" = String, Path, description = "execution id")),
     request_body = StopRequest,
     responses((status = 200, body = Accepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -64,7 +65,7 @@ pub async fn stop(
     Ok(accepted(&execution))
 }
 
-#[utoipa::path(post, path = "/api/v1/executions/{id}/stages/{stage}/retry", tag = "executions",
+#[utoipa::path(post, path = "/api/v1/executions/{id}/stages/{stage}/retry", tag = "executions", security(("bearer" = ["operate"])),
     params(("id" = String, Path, description = "execution id"), ("stage" = String, Path, description = "stage name")),
     request_body = RetryRequest,
     responses((status = 200, body = Accepted), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -81,7 +82,7 @@ pub async fn retry(
     Ok(accepted(&execution))
 }
 
-#[utoipa::path(post, path = "/api/v1/executions/{id}/stages/{stage}/actions/{action}/approval", tag = "executions",
+#[utoipa::path(post, path = "/api/v1/executions/{id}/stages/{stage}/actions/{action}/approval", tag = "executions", security(("bearer" = ["operate"])),
     params(("id" = String, Path, description = "execution id"), ("stage" = String, Path, description = "stage name"),
         ("action" = String, Path, description = "action name")),
     request_body = ApprovalRequest,
@@ -122,7 +123,7 @@ pub struct LogQuery {
     pub offset: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/executions/{id}/stages/{stage}/actions/{action}/log", tag = "executions",
+#[utoipa::path(get, path = "/api/v1/executions/{id}/stages/{stage}/actions/{action}/log", tag = "executions", security(("bearer" = ["read"])),
     params(("id" = String, Path, description = "execution id"), ("stage" = String, Path, description = "stage name"),
         ("action" = String, Path, description = "action name"), LogQuery),
     responses((status = 200, body = LogChunkDto), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]

@@ -11,13 +11,15 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::RawBody;
 use super::error::{ApiError, ApiResult};
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::adapters::{Callback, CallbackError};
 use crate::model::ServerKind;
@@ -41,7 +43,7 @@ pub async fn jenkins(
     Path(server): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<CallbackAccepted>)> {
     receive(&app, ServerKind::Jenkins, &server, query, &headers, body)
 }
@@ -56,7 +58,7 @@ pub async fn teamcity(
     Path(server): Path<String>,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<CallbackAccepted>)> {
     receive(&app, ServerKind::TeamCity, &server, query, &headers, body)
 }

@@ -8,6 +8,7 @@ mod convert;
 pub mod dto;
 pub mod error;
 mod executions;
+mod extract;
 mod hooks;
 mod pipelines;
 mod system;
@@ -15,11 +16,13 @@ mod system;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::config::Limits;
 use crate::service::Service;
 pub use auth::{Auth, TokenEntry};
 
@@ -31,16 +34,11 @@ pub struct AppState {
     pub prometheus: Option<PrometheusHandle>,
 }
 
+/// The document's frame: title and the bearer scheme. Its paths come from the router
+/// itself (`routes`), so a route cannot exist without being documented.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Baton", description = "Release pipelines modelled on AWS CodePipeline, run on Jenkins and TeamCity"),
-    paths(
-        pipelines::list, pipelines::put, pipelines::get, pipelines::delete,
-        pipelines::start, pipelines::history, pipelines::transition,
-        executions::get, executions::stop, executions::retry, executions::approve, executions::log,
-        system::healthz, system::readyz, system::metrics,
-        hooks::jenkins, hooks::teamcity, hooks::git,
-    ),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -62,48 +60,99 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let api = Router::new()
-        .route("/pipelines", get(pipelines::list))
-        .route(
-            "/pipelines/{name}",
-            get(pipelines::get)
-                .put(pipelines::put)
-                .delete(pipelines::delete),
-        )
-        .route(
-            "/pipelines/{name}/executions",
-            get(pipelines::history).post(pipelines::start),
-        )
-        .route(
-            "/pipelines/{name}/stages/{stage}/transition",
-            post(pipelines::transition),
-        )
-        .route("/executions/{id}", get(executions::get))
-        .route("/executions/{id}/stop", post(executions::stop))
-        .route(
-            "/executions/{id}/stages/{stage}/retry",
-            post(executions::retry),
-        )
-        .route(
-            "/executions/{id}/stages/{stage}/actions/{action}/approval",
-            post(executions::approve),
-        )
-        .route(
-            "/executions/{id}/stages/{stage}/actions/{action}/log",
-            get(executions::log),
-        )
-        .route("/openapi.json", get(system::openapi));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/hooks/jenkins/{server}", post(hooks::jenkins))
-        .route("/hooks/teamcity/{server}", post(hooks::teamcity))
-        .route("/hooks/git/{pipeline}", post(hooks::git))
-        .route("/healthz", get(system::healthz))
-        .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
+/// Every route, each registered through its handler's `#[utoipa::path]`: the path and
+/// method that axum serves are the ones the OpenAPI document shows, and the document
+/// names the role each one needs (checked end to end by the daemon tests).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(pipelines::list))
+        .routes(routes!(pipelines::get, pipelines::put, pipelines::delete))
+        .routes(routes!(pipelines::history, pipelines::start))
+        .routes(routes!(pipelines::transition))
+        .routes(routes!(executions::get))
+        .routes(routes!(executions::stop))
+        .routes(routes!(executions::retry))
+        .routes(routes!(executions::approve))
+        .routes(routes!(executions::log))
+        .routes(routes!(system::openapi))
+        .routes(routes!(hooks::jenkins))
+        .routes(routes!(hooks::teamcity))
+        .routes(routes!(hooks::git))
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::metrics))
+}
+
+/// The OpenAPI document of every route the daemon serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+pub fn router(state: AppState, limits: &Limits) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router
         .fallback(system::not_found)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(Extension(body::ReadTimeout(limits.request_body_timeout)))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %loggable_uri(request.uri()),
+                        version = ?request.version(),
+                    )
+                },
+            ),
+        )
         .with_state(state)
+}
+
+/// The request's URI for the log, with the values of secret-bearing query parameters
+/// (a callback's `token`) replaced by `***`.
+fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), query.join("&"))
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["token", "secret", "key", "password"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_uri;
+
+    #[test]
+    fn secrets_in_query_strings_are_not_logged() {
+        let check = |uri: &str, expected: &str| {
+            assert_eq!(loggable_uri(&uri.parse().unwrap()), expected, "{uri}");
+        };
+        check(
+            "/hooks/jenkins/jk?token=s3cret",
+            "/hooks/jenkins/jk?token=***",
+        );
+        check(
+            "/hooks/teamcity/tc?a=1&Token=s3cret&x_secret=y&apiKey=z&b",
+            "/hooks/teamcity/tc?a=1&Token=***&x_secret=***&apiKey=***&b",
+        );
+        check(
+            "/api/v1/executions/e?since=2026",
+            "/api/v1/executions/e?since=2026",
+        );
+        check("/api/v1/pipelines", "/api/v1/pipelines");
+    }
 }

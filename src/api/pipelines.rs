@@ -1,6 +1,6 @@
 //! Handlers for `/api/v1/pipelines…`: definitions, their executions, stage transitions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,10 +11,11 @@ use super::body::{JsonBody, TextBody};
 use super::convert;
 use super::dto::*;
 use super::error::ApiResult;
+use super::extract::{Path, Query};
 use super::AppState;
 use crate::engine::state::Trigger;
 
-#[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines",
+#[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines", security(("bearer" = ["read"])),
     responses((status = 200, body = Vec<PipelineSummary>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     _auth: Reader,
@@ -29,7 +30,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(put, path = "/api/v1/pipelines/{name}", tag = "pipelines",
+#[utoipa::path(put, path = "/api/v1/pipelines/{name}", tag = "pipelines", security(("bearer" = ["admin"])),
     params(("name" = String, Path, description = "pipeline name")),
     request_body(content = String, description = "the definition, YAML or JSON", content_type = "application/yaml"),
     responses((status = 200, body = ApplyResult), (status = 400, body = ErrorBody),
@@ -51,7 +52,7 @@ pub async fn put(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/pipelines/{name}", tag = "pipelines",
+#[utoipa::path(get, path = "/api/v1/pipelines/{name}", tag = "pipelines", security(("bearer" = ["read"])),
     params(("name" = String, Path, description = "pipeline name")),
     responses((status = 200, body = PipelineDetail), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -63,7 +64,7 @@ pub async fn get(
     Ok(Json(convert::pipeline_detail(&view.stored, &view.gates)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/pipelines/{name}", tag = "pipelines",
+#[utoipa::path(delete, path = "/api/v1/pipelines/{name}", tag = "pipelines", security(("bearer" = ["admin"])),
     params(("name" = String, Path, description = "pipeline name")),
     responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
@@ -77,7 +78,7 @@ pub async fn delete(
     Ok(Json(Done { ok: true }))
 }
 
-#[utoipa::path(post, path = "/api/v1/pipelines/{name}/executions", tag = "executions",
+#[utoipa::path(post, path = "/api/v1/pipelines/{name}/executions", tag = "executions", security(("bearer" = ["operate"])),
     params(("name" = String, Path, description = "pipeline name")),
     request_body = StartRequest,
     responses((status = 201, body = StartResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -107,7 +108,7 @@ pub struct HistoryQuery {
     pub limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/pipelines/{name}/executions", tag = "executions",
+#[utoipa::path(get, path = "/api/v1/pipelines/{name}/executions", tag = "executions", security(("bearer" = ["read"])),
     params(("name" = String, Path, description = "pipeline name"), HistoryQuery),
     responses((status = 200, body = Vec<ExecutionSummary>), (status = 404, body = ErrorBody)))]
 pub async fn history(
@@ -121,7 +122,7 @@ pub async fn history(
     Ok(Json(executions.iter().map(convert::summary).collect()))
 }
 
-#[utoipa::path(post, path = "/api/v1/pipelines/{name}/stages/{stage}/transition", tag = "pipelines",
+#[utoipa::path(post, path = "/api/v1/pipelines/{name}/stages/{stage}/transition", tag = "pipelines", security(("bearer" = ["operate"])),
     params(("name" = String, Path, description = "pipeline name"), ("stage" = String, Path, description = "stage name")),
     request_body = TransitionRequest,
     responses((status = 200, body = Done), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]

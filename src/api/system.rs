@@ -4,10 +4,9 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use utoipa::OpenApi;
 
 use super::error::{ApiError, ApiResult};
-use super::{ApiDoc, AppState};
+use super::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()),
     responses((status = 200, description = "the daemon is up", body = String)))]
@@ -41,8 +40,10 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", security(()),
+    responses((status = 200, description = "this document")))]
 pub async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+    Json(super::openapi())
 }
 
 pub async fn not_found() -> ApiError {

@@ -213,6 +213,9 @@ pub struct GitSettings {
 pub struct Limits {
     /// Largest request body the API accepts, in bytes.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's body; a slower one gets 408.
+    #[serde(with = "humantime_serde")]
+    pub request_body_timeout: Duration,
     /// How long SIGTERM waits for in-flight requests and store writes.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -272,6 +275,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 1024 * 1024,
+            request_body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -102,3 +102,43 @@ fn git_trigger_settings_default_parse_and_resolve_at_start() {
         .to_string();
     assert!(error.contains("polls_per_second_per_host"), "{error}");
 }
+
+mod fuzz {
+    //! Property-based fuzzing of the config loader: any file text and any environment
+    //! values give settings or an error, never a panic.
+
+    use proptest::prelude::*;
+
+    use super::load_text;
+    use crate::config::secret::expand;
+    use crate::fuzzing::{bounded, mutated_text, text};
+
+    const SAMPLES: &[&str] = &[
+        include_str!("../../config/baton.yaml"),
+        "servers:\n  - {name: j, kind: jenkins, url: 'http://j', token: '${T}', callback: {secret: s}}\nlimits: {max_body_bytes: 10, request_body_timeout: 1s}\n",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_config_file_loads_or_is_refused(text in prop_oneof![text(), mutated_text(SAMPLES)]) {
+            let _ = bounded("load", || load_text(&text, &[]));
+        }
+
+        #[test]
+        fn any_environment_value_loads_or_is_refused(
+            key in proptest::sample::select(&[
+                "BATON_LISTEN", "BATON_DATA_DIR", "BATON_LOG__LEVEL", "BATON_LOG__FORMAT",
+                "BATON_LIMITS__MAX_BODY_BYTES", "BATON_LIMITS__REQUEST_BODY_TIMEOUT",
+                "BATON_AUTH__OPEN_READS", "BATON_GIT__LS_REMOTE_TIMEOUT",
+            ][..]),
+            value in text(),
+        ) {
+            let _ = bounded("load", || load_text("", &[(key, &value)]));
+        }
+
+        #[test]
+        fn any_secret_reference_expands_or_is_refused(raw in text()) {
+            let _ = bounded("expand", || expand(&raw, |name| (name.len() % 2 == 0).then(|| name.to_string())));
+        }
+    }
+}

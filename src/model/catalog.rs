@@ -111,6 +111,16 @@ impl Catalog {
         self.servers.iter().filter(move |s| s.kind == kind)
     }
 
+    /// The configured servers of `kind`, for error messages.
+    fn names_of(&self, kind: ServerKind) -> String {
+        let names: Vec<&str> = self.servers_of(kind).map(|s| s.name.as_str()).collect();
+        if names.is_empty() {
+            format!("no {kind} server")
+        } else {
+            names.join(", ")
+        }
+    }
+
     /// Decides who runs `action`, or says in one sentence why nobody can.
     pub fn executor(&self, action: &Action) -> Result<Executor, String> {
         let id = &action.action_type_id;
@@ -160,7 +170,21 @@ impl Catalog {
                         server.kind
                     ))
                 }
-                None => return Err(format!("unknown {kind} server `{name}`")),
+                // URLs come only from the daemon config: a definition names a server and
+                // can never point Baton at an address of its own choosing.
+                None if name.contains("://") => {
+                    return Err(format!(
+                        "configuration.Server `{name}` is a URL; name a {kind} server of the \
+                         daemon config instead ({})",
+                        self.names_of(kind)
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "unknown {kind} server `{name}`; the daemon config has {}",
+                        self.names_of(kind)
+                    ))
+                }
             },
             None => {
                 let mut candidates = self.servers_of(kind);

@@ -16,44 +16,86 @@ fn tokens() -> String {
     )
 }
 
-/// Every route that changes state, with the role it needs.
-fn state_changing(id: &str) -> Vec<(Method, String, &'static str)> {
-    vec![
-        (Method::PUT, "/api/v1/pipelines/p".into(), "admin"),
-        (Method::DELETE, "/api/v1/pipelines/p".into(), "admin"),
-        (
-            Method::POST,
-            "/api/v1/pipelines/p/executions".into(),
-            "operate",
-        ),
-        (
-            Method::POST,
-            "/api/v1/pipelines/p/stages/Hold/transition".into(),
-            "operate",
-        ),
-        (
-            Method::POST,
-            format!("/api/v1/executions/{id}/stop"),
-            "operate",
-        ),
-        (
-            Method::POST,
-            format!("/api/v1/executions/{id}/stages/Hold/retry"),
-            "operate",
-        ),
-        (
-            Method::POST,
-            format!("/api/v1/executions/{id}/stages/Hold/actions/Gate/approval"),
-            "operate",
-        ),
-    ]
+fn servers() -> &'static str {
+    // One server of each callback kind, named after its kind so that a hook path
+    // `/hooks/{kind}/{server}` names a configured server. Nothing is ever sent to them.
+    "servers:\n  - {name: jenkins, kind: jenkins, url: \"http://127.0.0.1:9\", callback: {secret: jenkins-hook-secret-0123456789}}\n  \
+     - {name: teamcity, kind: teamcity, url: \"http://127.0.0.1:9\", callback: {secret: teamcity-hook-secret-0123456789}}\n"
+}
+
+/// One operation of the daemon's OpenAPI document.
+struct Route {
+    method: Method,
+    template: String,
+    /// The role its bearer security requirement names; `None` for open routes and hooks.
+    role: Option<String>,
+    /// Declared open (`security: [{}]`): system routes and CI callbacks.
+    open: bool,
+}
+
+/// Every operation the daemon serves, read from its own OpenAPI document, which the router
+/// is built from: a route added to the router is in this list without anyone editing it.
+async fn routes(daemon: &Daemon) -> Vec<Route> {
+    let (status, doc) = daemon
+        .request(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, 200);
+    let mut routes = Vec::new();
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let security = operation["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {template} declares no security"));
+            let open = security.iter().any(|s| s.as_object().unwrap().is_empty());
+            let role = security.iter().find_map(|s| {
+                s["bearer"]
+                    .as_array()?
+                    .first()?
+                    .as_str()
+                    .map(str::to_string)
+            });
+            assert!(
+                open || role.is_some(),
+                "{method} {template} must declare the role it needs: security((\"bearer\" = [\"read\"|\"operate\"|\"admin\"]))"
+            );
+            routes.push(Route {
+                method,
+                template: template.clone(),
+                role,
+                open,
+            });
+        }
+    }
+    routes
+}
+
+/// The route's path with its parameters filled from `values` (anything else gets `x`).
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut path = template.to_string();
+    while let Some(start) = path.find('{') {
+        let end = start + path[start..].find('}').unwrap();
+        let name = &path[start + 1..end];
+        let value = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("x", |(_, v)| *v);
+        path.replace_range(start..=end, value);
+    }
+    path
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 #[tokio::test]
-async fn state_changing_routes_need_a_token_of_the_right_role() {
+async fn every_route_in_the_openapi_document_needs_a_token_of_its_role() {
     let dir = tempfile::tempdir().unwrap();
     let repo = GitRepo::new(dir.path());
-    let mut daemon = Daemon::start(dir.path(), &tokens()).await;
+    let mut daemon = Daemon::start(dir.path(), &format!("{}{}", tokens(), servers())).await;
     daemon.token = ADMIN.to_string();
     assert!(
         !dir.path().join("data/admin.token").exists(),
@@ -67,32 +109,100 @@ async fn state_changing_routes_need_a_token_of_the_right_role() {
     let id = daemon.start_run("p", json!({})).await;
     daemon.wait_action(&id, "Hold", "Gate", "InProgress").await;
     let before = daemon.execution(&id).await;
+    let (_, pipeline_before) = daemon.get("/api/v1/pipelines/p").await;
 
-    for (method, path, role) in state_changing(&id) {
+    let routes = routes(&daemon).await;
+    let existing = [
+        ("name", "p"),
+        ("id", id.as_str()),
+        ("stage", "Hold"),
+        ("action", "Gate"),
+    ];
+    let missing = [
+        ("name", "no-such-pipeline"),
+        ("id", "no-such-execution"),
+        ("stage", "NoStage"),
+        ("action", "NoAction"),
+    ];
+    let ranked = [("read", READER), ("operate", OPERATOR), ("admin", ADMIN)];
+    let mut checked_writes = 0;
+    for route in &routes {
+        let (method, template) = (&route.method, &route.template);
+        if template.starts_with("/hooks/") {
+            assert!(
+                route.open,
+                "{method} {template}: hooks use their own secret"
+            );
+            // `/hooks/{kind}/{server}`: the server of that kind configured above.
+            let kind = template.split('/').nth(2).unwrap();
+            let path = fill(template, &[("server", kind)]);
+            for token in [None, Some(ADMIN)] {
+                let (status, body) = daemon
+                    .request(method.clone(), &path, token, Some(json!({"build": {}})))
+                    .await;
+                assert_eq!(status, 401, "{method} {path} without its secret: {body}");
+            }
+            continue;
+        }
+        let Some(role) = &route.role else {
+            assert!(
+                !is_state_changing(method),
+                "{method} {template} changes state, so it needs a role"
+            );
+            continue;
+        };
+        let rank = ranked
+            .iter()
+            .position(|(name, _)| name == role)
+            .unwrap_or_else(|| panic!("{method} {template}: unknown role {role}"));
+        if is_state_changing(method) {
+            assert!(
+                rank > 0,
+                "{method} {template} changes state with the read role"
+            );
+            checked_writes += 1;
+        }
+        let path = fill(template, &existing);
+        let body = is_state_changing(method).then(|| json!({}));
         for (token, label) in [
             (None, "no token"),
             (Some("not-a-real-token-at-all-000"), "a wrong token"),
         ] {
-            let (status, body) = daemon
-                .request(method.clone(), &path, token, Some(json!({})))
+            let (status, answer) = daemon
+                .request(method.clone(), &path, token, body.clone())
                 .await;
-            assert_eq!(status, 401, "{method} {path} with {label}: {body}");
-            assert_eq!(body["error"]["code"], "unauthorized");
+            assert_eq!(status, 401, "{method} {path} with {label}: {answer}");
+            assert_eq!(answer["error"]["code"], "unauthorized");
         }
-        let (status, body) = daemon
-            .request(method.clone(), &path, Some(READER), Some(json!({})))
+        for (lower, token) in &ranked[..rank] {
+            let (status, answer) = daemon
+                .request(method.clone(), &path, Some(token), body.clone())
+                .await;
+            assert_eq!(status, 403, "{method} {path} as {lower}: {answer}");
+            assert_eq!(answer["error"]["code"], "forbidden");
+        }
+        // The role the document names is enough; asked about things that do not exist,
+        // so nothing changes.
+        let path = fill(template, &missing);
+        let (status, answer) = daemon
+            .request(method.clone(), &path, Some(ranked[rank].1), body.clone())
             .await;
-        assert_eq!(status, 403, "{method} {path} as reader: {body}");
-        if role == "admin" {
-            let (status, body) = daemon
-                .request(method.clone(), &path, Some(OPERATOR), Some(json!({})))
-                .await;
-            assert_eq!(status, 403, "{method} {path} as operator: {body}");
-        }
+        assert!(
+            status != 401 && status != 403 && !status.is_server_error(),
+            "{method} {path} as {role}: {status} {answer}"
+        );
     }
+    assert!(
+        checked_writes >= 7,
+        "the document lists too few state-changing routes: {checked_writes}"
+    );
+    assert!(routes.iter().any(|r| r.template == "/api/v1/openapi.json"));
     // Nothing was changed by any refused call.
     let after = daemon.execution(&id).await;
     assert_eq!(after.updated_at, before.updated_at);
+    assert_eq!(daemon.get("/api/v1/pipelines/p").await.1, pipeline_before);
+    let (_, list) = daemon.get("/api/v1/pipelines").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 
     // Reads need a token (reads were not opened), and any role may read.
     let (status, _) = daemon

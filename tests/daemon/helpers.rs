@@ -21,6 +21,8 @@ pub struct Daemon {
     pub token: String,
     pub dir: PathBuf,
     config: PathBuf,
+    /// Environment variables the daemon process gets on top of this process's.
+    env: Vec<(String, String)>,
     starts: u32,
     http: reqwest::Client,
 }
@@ -28,6 +30,12 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon whose config is the defaults plus `extra` (YAML, top-level keys).
     pub async fn start(dir: &Path, extra: &str) -> Daemon {
+        Daemon::start_with_env(dir, extra, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables for the daemon (secrets the config
+    /// references as `${NAME}`, `BATON_…` overrides).
+    pub async fn start_with_env(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Daemon {
         let config = dir.join("baton.yaml");
         let data = dir.join("data");
         let text = format!(
@@ -41,6 +49,10 @@ impl Daemon {
             token: String::new(),
             dir: dir.to_path_buf(),
             config,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             starts: 0,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(40))
@@ -58,6 +70,7 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["serve", "--config"])
             .arg(&self.config)
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
@@ -185,20 +198,34 @@ impl Daemon {
             .await
     }
 
-    pub async fn apply(&self, name: &str, yaml: &str) -> ApplyResult {
+    /// `PUT /api/v1/pipelines/{name}` with any body and content type, as the admin.
+    pub async fn put_definition(
+        &self,
+        name: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> (StatusCode, Value) {
         let response = self
             .http
             .put(format!("{}/api/v1/pipelines/{name}", self.url))
             .bearer_auth(&self.token)
-            .header("content-type", "application/yaml")
-            .body(yaml.to_string())
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
-            .unwrap();
+            .expect("the daemon answers");
         let status = response.status();
         let text = response.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "apply {name}: {text}");
-        serde_json::from_str(&text).unwrap()
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn apply(&self, name: &str, yaml: &str) -> ApplyResult {
+        let (status, body) = self
+            .put_definition(name, yaml.to_string(), "application/yaml")
+            .await;
+        assert_eq!(status, StatusCode::OK, "apply {name}: {body}");
+        serde_json::from_value(body).unwrap()
     }
 
     pub async fn start_run(&self, pipeline: &str, variables: Value) -> String {
@@ -427,4 +454,22 @@ pub fn scripted_server(name: &str, url: &str) -> String {
     format!(
         "servers:\n  - name: {name}\n    kind: scripted\n    url: {url}\n    poll_interval: 50ms\n"
     )
+}
+
+/// A Jenkins simulator that knows one user and API token.
+pub fn jenkins_sim(user: &str, token: &str) -> baton::sim::jenkins::JenkinsSim {
+    baton::sim::jenkins::JenkinsSim::start_with(baton::sim::jenkins::JenkinsSimOptions {
+        users: vec![(user.into(), token.into())],
+        ..Default::default()
+    })
+    .expect("the Jenkins simulator starts")
+}
+
+/// A TeamCity simulator that accepts one access token.
+pub fn teamcity_sim(token: &str) -> baton::sim::teamcity::TeamCitySim {
+    baton::sim::teamcity::TeamCitySim::start_with(baton::sim::teamcity::TeamCitySimOptions {
+        token: Some(token.into()),
+        ..Default::default()
+    })
+    .expect("the TeamCity simulator starts")
 }

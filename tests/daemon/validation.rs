@@ -188,3 +188,84 @@ async fn updating_a_pipeline_bumps_its_version_and_running_executions_keep_their
         "Gate2"
     );
 }
+
+/// A listener that counts the connections made to it.
+async fn canary() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn a_definition_cannot_point_baton_at_an_address_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (elsewhere, hits) = canary().await;
+    let daemon = Daemon::start(
+        dir.path(),
+        "servers:\n  - {name: jk, kind: jenkins, url: \"http://127.0.0.1:9\"}\n",
+    )
+    .await;
+    let cases = [
+        (
+            format!("{{name: A, provider: Jenkins, configuration: {{Server: '{elsewhere}/', ProjectName: x}}}}"),
+            format!("configuration.Server `{elsewhere}/` is a URL; name a Jenkins server of the daemon config instead (jk)"),
+        ),
+        (
+            "{name: A, provider: Jenkins, configuration: {Server: jenkins-prod, ProjectName: x}}".to_string(),
+            "unknown Jenkins server `jenkins-prod`; the daemon config has jk".to_string(),
+        ),
+        (
+            format!("{{name: A, provider: TeamCity, configuration: {{Server: '{elsewhere}', BuildType: x}}}}"),
+            format!("configuration.Server `{elsewhere}` is a URL; name a TeamCity server of the daemon config instead (no TeamCity server)"),
+        ),
+    ];
+    for (action, expected) in cases {
+        let yaml = format!(
+            "name: p\nstages:\n  - name: S\n    actions:\n      - {{name: G, provider: Git, configuration: {{RepositoryUrl: 'file:///x', BranchName: main}}}}\n  - name: B\n    actions:\n      - {action}\n"
+        );
+        let (status, body) = daemon
+            .put_definition("p", yaml.clone(), "application/yaml")
+            .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["code"], "invalid_pipeline", "{body}");
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!([format!("p:8:29: {expected}")]),
+            "{body}"
+        );
+
+        // `baton validate` against the same config says the same.
+        std::fs::write(dir.path().join("p.yaml"), &yaml).unwrap();
+        let cli = daemon
+            .cli(&["validate", "--config", "baton.yaml", "p.yaml"])
+            .await;
+        assert_eq!(cli.code, 1, "{}", cli.stderr);
+        assert!(
+            cli.stdout.contains(&expected) || cli.stderr.contains(&expected),
+            "{}{}",
+            cli.stdout,
+            cli.stderr
+        );
+    }
+    let (status, _) = daemon
+        .request(
+            Method::POST,
+            "/api/v1/pipelines/p/executions",
+            Some(&daemon.token.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "nothing was stored to run");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request left for the address in the definition"
+    );
+}

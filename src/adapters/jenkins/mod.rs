@@ -36,6 +36,8 @@ mod crumb;
 mod find;
 mod finish;
 mod follow;
+#[cfg(test)]
+mod fuzz;
 mod ids;
 mod log;
 mod memory;

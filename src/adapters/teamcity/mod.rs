@@ -22,6 +22,8 @@ mod callback;
 mod cancel;
 mod client;
 mod follow;
+#[cfg(test)]
+mod fuzz;
 mod locator;
 mod log;
 mod outputs;

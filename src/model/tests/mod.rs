@@ -3,6 +3,7 @@
 //! `line:col: message`, so each test reads as input and expected output.
 
 mod examples;
+mod fuzz;
 mod import;
 mod robustness;
 mod structure;

@@ -190,10 +190,37 @@ stages:
 ",
         &[
             "5:29: Git source needs configuration.RepositoryUrl",
-            "8:29: unknown Jenkins server `jenkins-backup`",
+            "8:29: unknown Jenkins server `jenkins-backup`; the daemon config has jenkins-main",
             "9:29: server `jenkins-main` is a Jenkins server, not TeamCity",
             "10:29: unknown provider `Bamboo`; use Git, Manual, Jenkins or TeamCity, or a Custom action named after a configured server (jenkins-main, teamcity-main)",
             "12:63: provider `CodeBuild` runs only inside AWS; point this action at a Jenkins or TeamCity server instead (provider: Jenkins or TeamCity, with configuration.Server)",
+        ],
+    );
+}
+
+#[test]
+fn a_server_is_named_from_the_daemon_config_never_given_as_a_url() {
+    check(
+        "\
+name: p
+variables: [{name: Where, defaultValue: jenkins-main}]
+stages:
+  - name: Source
+    actions:
+      - {name: S, provider: Git, configuration: {RepositoryUrl: u, BranchName: b}}
+  - name: Build
+    actions:
+      - {name: A, provider: Jenkins, configuration: {Server: 'http://169.254.169.254/latest'}}
+      - {name: B, provider: TeamCity, configuration: {Server: 'https://tc.evil.example'}}
+      - {name: C, provider: Jenkins, configuration: {Server: '#{variables.Where}'}}
+      - name: D
+        actionTypeId: {category: Build, owner: Custom, provider: 'http://jenkins.evil.example', version: '1'}
+",
+        &[
+            "9:29: configuration.Server `http://169.254.169.254/latest` is a URL; name a Jenkins server of the daemon config instead (jenkins-main)",
+            "10:29: configuration.Server `https://tc.evil.example` is a URL; name a TeamCity server of the daemon config instead (teamcity-main)",
+            "11:29: unknown Jenkins server `#{variables.Where}`; the daemon config has jenkins-main",
+            "13:66: provider `http://jenkins.evil.example` may only hold characters in [A-Za-z0-9_-], found ':'",
         ],
     );
 }
