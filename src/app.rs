@@ -20,6 +20,7 @@ use crate::adapters::Adapter;
 use crate::api::{self, AppState, Auth, TokenEntry};
 use crate::config::{LogFormat, LogSettings, Role, Secret, Settings};
 use crate::model::ServerKind;
+use crate::notify::Notifier;
 use crate::runtime::{Executors, Runtime, RuntimeOptions};
 use crate::service::Service;
 use crate::store::sqlite::SqliteStore;
@@ -69,11 +70,22 @@ impl App {
             Some(_) => settings.public_url(),
             None => format!("http://{}", listener.local_addr()?),
         };
+        let notifier = Notifier::new(&settings.notifications)?;
         let options = RuntimeOptions {
             public_url,
+            notifier: (!notifier.is_empty()).then(|| notifier.clone()),
             ..options
         };
         let runtime = Runtime::new(Arc::new(store), executors, settings.catalog(), options);
+        for worker in notifier.workers(runtime.stopping()) {
+            runtime.spawn_worker(worker);
+        }
+        if !notifier.is_empty() {
+            tracing::info!(
+                receivers = settings.notifications.len(),
+                "sending notifications"
+            );
+        }
         let recovered = runtime.recover().await.context("recovering executions")?;
         tracing::info!(executions = recovered, "recovered unfinished executions");
 
@@ -198,6 +210,7 @@ fn prometheus() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let handle = PrometheusBuilder::new().install_recorder().ok()?;
             crate::runtime::describe_metrics();
+            crate::notify::describe_metrics();
             Some(handle)
         })
         .clone()

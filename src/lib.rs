@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod model;
+pub mod notify;
 pub mod runtime;
 pub mod service;
 pub mod sim;

@@ -51,6 +51,8 @@ pub struct Settings {
     pub servers: Vec<ServerSettings>,
     pub git: GitSettings,
     pub limits: Limits,
+    /// Webhooks told about executions, stages and approvals as they happen.
+    pub notifications: Vec<NotificationSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +210,103 @@ pub struct GitSettings {
     pub webhook_secrets: BTreeMap<String, Secret>,
 }
 
+/// One receiver of notifications.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Where each notification is POSTed; a `${ENV_VAR}` reference or a literal, since
+    /// some receivers' URLs (Slack's) are themselves the secret.
+    pub url: Secret,
+    /// Key of the `X-Baton-Signature-256` HMAC over the body; unsigned without one.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// Pipelines to notify about; all when empty.
+    #[serde(default)]
+    pub pipelines: Vec<String>,
+    /// Events to send; all when empty.
+    #[serde(default)]
+    pub events: Vec<NotificationEvent>,
+    /// `json` (Baton's payload) or `slack` (`{"text": ..}` for incoming webhooks).
+    #[serde(default)]
+    pub format: NotificationFormat,
+    /// Attempts per notification, the first included, before it is given up.
+    #[serde(default = "default_notification_attempts")]
+    pub max_attempts: u32,
+    /// First delay between attempts; it grows exponentially, with jitter, up to a minute.
+    #[serde(default = "default_notification_retry_delay", with = "humantime_serde")]
+    pub retry_delay: Duration,
+    /// Limit on one attempt, so a receiver that hangs costs no more than this.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Notifications waiting for this receiver; beyond it the oldest are dropped (and
+    /// counted in `baton_notifications_dropped_total`).
+    #[serde(default = "default_notification_queue")]
+    pub queue_size: usize,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum NotificationEvent {
+    #[serde(rename = "execution.started")]
+    ExecutionStarted,
+    #[serde(rename = "execution.succeeded")]
+    ExecutionSucceeded,
+    #[serde(rename = "execution.failed")]
+    ExecutionFailed,
+    #[serde(rename = "execution.superseded")]
+    ExecutionSuperseded,
+    #[serde(rename = "execution.stopped")]
+    ExecutionStopped,
+    #[serde(rename = "stage.started")]
+    StageStarted,
+    #[serde(rename = "stage.succeeded")]
+    StageSucceeded,
+    #[serde(rename = "stage.failed")]
+    StageFailed,
+    #[serde(rename = "approval.needed")]
+    ApprovalNeeded,
+    #[serde(rename = "approval.decided")]
+    ApprovalDecided,
+}
+
+impl NotificationEvent {
+    /// The name in the config, the payload and the `X-Baton-Event` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationEvent::ExecutionStarted => "execution.started",
+            NotificationEvent::ExecutionSucceeded => "execution.succeeded",
+            NotificationEvent::ExecutionFailed => "execution.failed",
+            NotificationEvent::ExecutionSuperseded => "execution.superseded",
+            NotificationEvent::ExecutionStopped => "execution.stopped",
+            NotificationEvent::StageStarted => "stage.started",
+            NotificationEvent::StageSucceeded => "stage.succeeded",
+            NotificationEvent::StageFailed => "stage.failed",
+            NotificationEvent::ApprovalNeeded => "approval.needed",
+            NotificationEvent::ApprovalDecided => "approval.decided",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+fn default_notification_attempts() -> u32 {
+    6
+}
+
+fn default_notification_retry_delay() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_notification_queue() -> usize {
+    1000
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -242,6 +341,7 @@ impl Default for Settings {
             servers: Vec::new(),
             git: GitSettings::default(),
             limits: Limits::default(),
+            notifications: Vec::new(),
         }
     }
 }
@@ -372,6 +472,19 @@ impl Settings {
                 "git.polls_per_second_per_host must be at least 1".into(),
             ));
         }
+        for (n, sink) in self.notifications.iter().enumerate() {
+            let url = sink.url.expose();
+            if !url.starts_with("${") && !is_http_url(url) {
+                return Err(fail(format!(
+                    "notifications[{n}]: url must start with http:// or https://"
+                )));
+            }
+            if sink.max_attempts == 0 || sink.queue_size == 0 {
+                return Err(fail(format!(
+                    "notifications[{n}]: max_attempts and queue_size must be at least 1"
+                )));
+            }
+        }
         for token in &self.auth.tokens {
             if token.value.is_none() == token.value_file.is_none() {
                 return Err(fail(format!(
@@ -410,6 +523,21 @@ impl Settings {
             secret
                 .resolve()
                 .map_err(|e| ConfigError::Layering(format!("git.webhook_secrets.{name}: {e}")))?;
+        }
+        for (n, sink) in self.notifications.iter_mut().enumerate() {
+            sink.url
+                .resolve()
+                .map_err(|e| ConfigError::Layering(format!("notifications[{n}].url: {e}")))?;
+            if !is_http_url(sink.url.expose()) {
+                return Err(ConfigError::Layering(format!(
+                    "notifications[{n}].url must start with http:// or https://"
+                )));
+            }
+            if let Some(secret) = &mut sink.secret {
+                secret.resolve().map_err(|e| {
+                    ConfigError::Layering(format!("notifications[{n}].secret: {e}"))
+                })?;
+            }
         }
         for token in &mut self.auth.tokens {
             let fail = |e: String| ConfigError::Layering(format!("token `{}`: {e}", token.name));
@@ -465,6 +593,10 @@ impl Settings {
     pub fn admin_token_path(&self) -> PathBuf {
         self.data_dir.join(ADMIN_TOKEN_FILE)
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// Name of the generated admin token's file in the data directory.

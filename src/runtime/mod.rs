@@ -61,6 +61,8 @@ pub struct RuntimeOptions {
     pub clock: Clock,
     /// Base URL of this daemon, for links given to CI servers.
     pub public_url: String,
+    /// Where execution, stage and approval changes are published, once stored.
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +72,7 @@ impl Default for RuntimeOptions {
             max_backoff: Duration::from_secs(60),
             clock: Arc::new(chrono::Utc::now),
             public_url: "http://127.0.0.1:8700".into(),
+            notifier: None,
         }
     }
 }

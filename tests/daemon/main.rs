@@ -9,6 +9,7 @@ mod crash;
 mod flows;
 mod jenkins;
 mod modes;
+mod notifications;
 mod teamcity;
 mod timeouts;
 mod triggers;
