@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 mod executions;
 mod hooks;
+mod jobs;
 mod pipelines;
 mod system;
 
@@ -40,6 +41,8 @@ pub struct AppState {
         executions::get, executions::stop, executions::retry, executions::approve, executions::log,
         system::healthz, system::readyz, system::metrics,
         hooks::jenkins, hooks::teamcity, hooks::git,
+        jobs::list_types, jobs::get_type, jobs::put_type,
+        jobs::poll, jobs::acknowledge, jobs::success, jobs::failure,
     ),
     modifiers(&BearerAuth),
 )]
@@ -93,6 +96,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/executions/{id}/stages/{stage}/actions/{action}/log",
             get(executions::log),
         )
+        .route("/action-types", get(jobs::list_types))
+        .route(
+            "/action-types/{category}/{provider}/{version}",
+            get(jobs::get_type).put(jobs::put_type),
+        )
+        .route("/jobs/poll", post(jobs::poll))
+        .route("/jobs/{id}/acknowledge", post(jobs::acknowledge))
+        .route("/jobs/{id}/success", post(jobs::success))
+        .route("/jobs/{id}/failure", post(jobs::failure))
         .route("/openapi.json", get(system::openapi));
     Router::new()
         .nest("/api/v1", api)

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 pub use secret::Secret;
 
-use crate::model::{Catalog, ServerEntry, ServerKind};
+use crate::model::{ActionType, ActionTypeKey, Catalog, ServerEntry, ServerKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -53,6 +53,32 @@ pub struct Settings {
     pub limits: Limits,
     /// Webhooks told about executions, stages and approvals as they happen.
     pub notifications: Vec<NotificationSettings>,
+    /// Custom action types (CodePipeline's fields), run by job workers; more can be
+    /// registered through the API.
+    pub action_types: Vec<ActionType>,
+    pub jobs: JobSettings,
+}
+
+/// The job-worker protocol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// A job handed to a worker that does not acknowledge it within this goes back to the
+    /// queue for another worker.
+    #[serde(with = "humantime_serde")]
+    pub ack_timeout: Duration,
+    /// Longest a poll waits for a job before answering with none.
+    #[serde(with = "humantime_serde")]
+    pub max_poll_wait: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            ack_timeout: Duration::from_secs(60),
+            max_poll_wait: Duration::from_secs(20),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,12 +119,18 @@ pub struct TokenSettings {
     pub value: Option<Secret>,
     #[serde(default)]
     pub value_file: Option<PathBuf>,
+    /// For the `worker` role: the custom action types (`CATEGORY/PROVIDER/VERSION`) whose
+    /// jobs the token may take.
+    #[serde(default)]
+    pub action_types: Vec<String>,
 }
 
 /// What a token may do; each role includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Only the job-worker API, for the action types the token names; nothing else.
+    Worker,
     /// Read pipelines, executions and logs.
     Read,
     /// Also start, stop, retry, approve and change transitions.
@@ -342,6 +374,8 @@ impl Default for Settings {
             git: GitSettings::default(),
             limits: Limits::default(),
             notifications: Vec::new(),
+            action_types: Vec::new(),
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -485,7 +519,30 @@ impl Settings {
                 )));
             }
         }
+        let mut types = std::collections::BTreeSet::new();
+        for action_type in &self.action_types {
+            let key = action_type.key();
+            if let Err(problems) = action_type.check() {
+                return Err(fail(format!("action type {key}: {}", problems.join("; "))));
+            }
+            if !types.insert(key.clone()) {
+                return Err(fail(format!("action type {key} is defined twice")));
+            }
+        }
+        if self.jobs.ack_timeout < Duration::from_millis(100) {
+            return Err(fail("jobs.ack_timeout must be at least 100ms".into()));
+        }
         for token in &self.auth.tokens {
+            for text in &token.action_types {
+                ActionTypeKey::parse(text)
+                    .map_err(|e| fail(format!("token `{}`: {e}", token.name)))?;
+            }
+            if (token.role == Role::Worker) == token.action_types.is_empty() {
+                return Err(fail(format!(
+                    "token `{}`: action_types go with the worker role, and a worker token needs them",
+                    token.name
+                )));
+            }
             if token.value.is_none() == token.value_file.is_none() {
                 return Err(fail(format!(
                     "token `{}` needs exactly one of value or value_file",
@@ -572,6 +629,11 @@ impl Settings {
                 })
                 .collect(),
             git_connections: self.git.connections.clone(),
+            action_types: self
+                .action_types
+                .iter()
+                .map(|t| (t.key(), t.clone()))
+                .collect(),
         }
     }
 

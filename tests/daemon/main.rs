@@ -14,3 +14,4 @@ mod teamcity;
 mod timeouts;
 mod triggers;
 mod validation;
+mod workers;
