@@ -33,10 +33,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon whose config is the defaults plus `extra` (YAML, top-level keys).
     pub async fn start(dir: &Path, extra: &str) -> Daemon {
+        Daemon::start_listening(dir, "127.0.0.1:0", extra).await
+    }
+
+    /// `start`, on a fixed address, so clients find it again after `restart`.
+    pub async fn start_listening(dir: &Path, listen: &str, extra: &str) -> Daemon {
         let config = dir.join("baton.yaml");
         let data = dir.join("data");
         let text = format!(
-            "listen: 127.0.0.1:0\ndata_dir: {}\nlog:\n  level: baton=debug,info\n{extra}",
+            "listen: {listen}\ndata_dir: {}\nlog:\n  level: baton=debug,info\n{extra}",
             data.display()
         );
         std::fs::write(&config, text).unwrap();

@@ -576,3 +576,62 @@ async fn a_worker_killed_mid_job_ends_in_a_timeout_failure() {
         .unwrap();
     assert_eq!(late.status(), StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_worker_rides_out_a_daemon_restart_without_losing_or_repeating_its_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = GitRepo::new(dir.path());
+    // A fixed port, so the worker finds the daemon again after the restart.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut daemon =
+        Daemon::start_listening(dir.path(), &format!("127.0.0.1:{port}"), &config()).await;
+    daemon.token = ADMIN.to_string();
+    let yaml = format!(
+        "name: steady\nstages:\n{}  - name: Deploy\n    actions:\n{}",
+        source(&repo.url),
+        ship_action("Ship", "        configuration: {Environment: prod}\n"),
+    );
+    daemon.apply("steady", &yaml).await;
+    let (ran, gate) = (dir.path().join("ran"), dir.path().join("gate"));
+    let _worker = worker(
+        &daemon,
+        &daemon.url,
+        SHIPPER,
+        "Deploy/Shipper/1",
+        &format!(
+            "echo \"$BATON_JOB_ID\" >> {ran}; while [ ! -e {gate} ]; do sleep 0.05; done; echo DONE=yes >> \"$BATON_OUTPUT\"",
+            ran = ran.display(),
+            gate = gate.display()
+        ),
+    );
+    let id = daemon.start_run("steady", json!({})).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while std::fs::read_to_string(&ran).unwrap_or_default().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never ran the job"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // The daemon dies while the job runs, and the result is ready before it is back.
+    daemon.kill9().await;
+    std::fs::write(&gate, "").unwrap();
+    daemon.restart().await;
+    daemon.token = ADMIN.to_string();
+
+    let done = daemon.wait_status(&id, "Succeeded").await;
+    assert_eq!(
+        action(&done, "Deploy", "Ship").output_variables,
+        outputs(&[("DONE", "yes")])
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap().lines().count(),
+        1,
+        "the job ran once"
+    );
+}
