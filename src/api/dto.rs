@@ -356,3 +356,18 @@ pub struct FailureDetailsDto {
 pub struct JobFailureRequest {
     pub failure_details: Option<FailureDetailsDto>,
 }
+
+/// `POST /api/v1/jobs/{id}/log`: the next piece of the worker's output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogRequest {
+    /// Where `text` starts in the job's log, in bytes (the previous answer's `nextOffset`).
+    pub offset: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogResponse {
+    pub next_offset: u64,
+}

@@ -228,3 +228,21 @@ pub async fn failure(
         status: job.state.as_str().into(),
     }))
 }
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/log", tag = "jobs",
+    params(("id" = String, Path)), request_body = JobLogRequest,
+    responses((status = 200, body = JobLogResponse), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn log(
+    auth: Worker,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<JobLogRequest>,
+) -> ApiResult<Json<JobLogResponse>> {
+    job_for(&app, &auth.caller, &id).await?;
+    let next_offset = app
+        .service
+        .append_job_log(&id, body.offset, &body.text)
+        .await?;
+    Ok(Json(JobLogResponse { next_offset }))
+}

@@ -42,7 +42,7 @@ pub struct AppState {
         system::healthz, system::readyz, system::metrics,
         hooks::jenkins, hooks::teamcity, hooks::git,
         jobs::list_types, jobs::get_type, jobs::put_type,
-        jobs::poll, jobs::acknowledge, jobs::success, jobs::failure,
+        jobs::poll, jobs::acknowledge, jobs::success, jobs::failure, jobs::log,
     ),
     modifiers(&BearerAuth),
 )]
@@ -105,6 +105,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/jobs/{id}/acknowledge", post(jobs::acknowledge))
         .route("/jobs/{id}/success", post(jobs::success))
         .route("/jobs/{id}/failure", post(jobs::failure))
+        .route("/jobs/{id}/log", post(jobs::log))
         .route("/openapi.json", get(system::openapi));
     Router::new()
         .nest("/api/v1", api)

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use crate::api::dto::{
     Accepted, AcknowledgeRequest, ApplyResult, ApprovalRequest, Done, ErrorBody, ExecutionDetail,
-    ExecutionSummary, JobFailureRequest, JobStatusDto, JobSuccessRequest, LogChunkDto,
-    PipelineDetail, PipelineSummary, PollJobsRequest, PollJobsResponse, RetryRequest, StartRequest,
-    StartResponse, StopRequest, TransitionRequest,
+    ExecutionSummary, JobFailureRequest, JobLogRequest, JobLogResponse, JobStatusDto,
+    JobSuccessRequest, LogChunkDto, PipelineDetail, PipelineSummary, PollJobsRequest,
+    PollJobsResponse, RetryRequest, StartRequest, StartResponse, StopRequest, TransitionRequest,
 };
 
 /// Limit on an ordinary request.
@@ -298,6 +298,15 @@ impl ApiClient {
 
     pub async fn job_success(&self, id: &str, request: &JobSuccessRequest) -> Result<JobStatusDto> {
         let path = ["jobs", id, "success"];
+        self.call(Method::POST, &path, &[], json(request)?).await
+    }
+
+    pub async fn append_job_log(
+        &self,
+        id: &str,
+        request: &JobLogRequest,
+    ) -> Result<JobLogResponse> {
+        let path = ["jobs", id, "log"];
         self.call(Method::POST, &path, &[], json(request)?).await
     }
 

@@ -7,17 +7,20 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
 
 use super::args::WorkerArgs;
 use super::client::{ApiClient, ClientError};
 use super::{stderr_line, CliError};
 use crate::api::dto::{
     ActionTypeIdDto, ExecutionDetailsDto, FailureDetailsDto, FailureType, JobDto,
-    JobFailureRequest, JobSuccessRequest, PollJobsRequest,
+    JobFailureRequest, JobLogRequest, JobSuccessRequest, PollJobsRequest,
 };
 use crate::model::ActionTypeKey;
 
@@ -26,6 +29,10 @@ const CONTINUATION_KEY: &str = "BATON_CONTINUATION_TOKEN";
 const SUMMARY_KEY: &str = "BATON_SUMMARY";
 const EXTERNAL_ID_KEY: &str = "BATON_EXTERNAL_EXECUTION_ID";
 const PERCENT_KEY: &str = "BATON_PERCENT_COMPLETE";
+
+/// Output waits at most this long, or until this many bytes gather, before it is sent.
+const LOG_FLUSH: Duration = Duration::from_millis(300);
+const LOG_CHUNK: usize = 16 * 1024;
 
 pub async fn run(client: ApiClient, args: WorkerArgs) -> Result<u8, CliError> {
     let key = ActionTypeKey::parse(&args.action_type).map_err(CliError::Usage)?;
@@ -118,7 +125,7 @@ async fn work(client: &ApiClient, command: &str, job: JobDto) -> Result<bool, Cl
         Err(error) => return Err(error.into()),
     }
     stderr_line(&format!("baton worker: running job {}", job.id));
-    let outcome = execute(command, &job).await;
+    let outcome = execute(client, command, &job).await;
     let report = match outcome {
         Ok(ran) if ran.success => {
             let request = ran.success_request();
@@ -206,8 +213,9 @@ impl Ran {
     }
 }
 
-/// Runs the command for `job`; Err says why it could not run at all.
-async fn execute(command: &str, job: &JobDto) -> Result<Ran, String> {
+/// Runs the command for `job`, streaming its output to the daemon as the action's log;
+/// Err says why it could not run at all.
+async fn execute(client: &ApiClient, command: &str, job: &JobDto) -> Result<Ran, String> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a work directory: {e}"))?;
     let job_file = dir.path().join("job.json");
     let output_file = dir.path().join("output");
@@ -216,24 +224,111 @@ async fn execute(command: &str, job: &JobDto) -> Result<Ran, String> {
     std::fs::write(&job_file, text).map_err(|e| format!("cannot write the job file: {e}"))?;
     std::fs::write(&output_file, b"").map_err(|e| format!("cannot make $BATON_OUTPUT: {e}"))?;
 
-    let mut process = tokio::process::Command::new("sh");
-    process
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .envs(environment(job))
         .env("BATON_JOB_ID", &job.id)
         .env("BATON_JOB_FILE", &job_file)
         .env("BATON_OUTPUT", &output_file)
-        .kill_on_drop(true);
-    let status = process
-        .status()
-        .await
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+    let (lines, received) = mpsc::unbounded_channel();
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|out| tokio::spawn(forward(out, lines.clone()))),
+        child
+            .stderr
+            .take()
+            .map(|err| tokio::spawn(forward(err, lines.clone()))),
+    ];
+    drop(lines);
+    let shipper = tokio::spawn(ship_log(client.clone(), job.id.clone(), received));
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("`{command}` could not be waited for: {e}"))?;
+    for reader in readers.into_iter().flatten() {
+        let _ = reader.await;
+    }
+    // The whole log is with the daemon before the result is.
+    let _ = shipper.await;
     Ok(Ran {
         success: status.success(),
         code: status.code(),
         outputs: read_outputs(&output_file),
     })
+}
+
+/// Copies a stream of the command to this worker's stderr and, line by line, to `lines`.
+async fn forward(stream: impl AsyncRead + Unpin, lines: mpsc::UnboundedSender<String>) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+                let _ = lines.send(text);
+            }
+        }
+    }
+}
+
+/// Sends the command's output to the job's log in pieces, each at its byte offset, so a
+/// piece resent after a lost answer is stored once. Stops sending (and keeps draining)
+/// when the daemon refuses, such as for a job that was cancelled.
+async fn ship_log(client: ApiClient, job: String, mut lines: mpsc::UnboundedReceiver<String>) {
+    let mut offset = 0u64;
+    let mut refused = false;
+    let mut pending = String::new();
+    let mut flush_at: Option<tokio::time::Instant> = None;
+    loop {
+        let tick = async {
+            match flush_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let (ended, due) = tokio::select! {
+            line = lines.recv() => match line {
+                Some(line) => {
+                    pending.push_str(&line);
+                    flush_at.get_or_insert_with(|| tokio::time::Instant::now() + LOG_FLUSH);
+                    (false, pending.len() >= LOG_CHUNK)
+                }
+                None => (true, true),
+            },
+            () = tick => (false, true),
+        };
+        if due && !pending.is_empty() {
+            flush_at = None;
+            let request = JobLogRequest {
+                offset,
+                text: std::mem::take(&mut pending),
+            };
+            if !refused {
+                match persist("sending the log", || client.append_job_log(&job, &request)).await {
+                    Ok(answer) => offset = answer.next_offset,
+                    Err(error) => {
+                        stderr_line(&format!("baton worker: the log is not taken ({error})"));
+                        refused = true;
+                    }
+                }
+            }
+        }
+        if ended {
+            return;
+        }
+    }
 }
 
 /// `BATON_CONFIG_<NAME>` per configuration value, the run's context, the continuation

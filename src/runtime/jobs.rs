@@ -232,15 +232,22 @@ impl Adapter for JobQueue {
             .map_err(store_error)
     }
 
-    async fn log(
-        &self,
-        _ctx: &ActionContext,
-        _external_id: &str,
-        _offset: u64,
-    ) -> Result<LogChunk> {
-        Err(AdapterError::Unsupported(
-            "job workers keep their own logs; see the action's summary and external link".into(),
-        ))
+    async fn log(&self, ctx: &ActionContext, _external_id: &str, offset: u64) -> Result<LogChunk> {
+        let store = self.runtime.store();
+        let text = store.run_log(&ctx.run_id).await.map_err(store_error)?;
+        let complete = store
+            .current_job(&ctx.run_id)
+            .await
+            .map_err(store_error)?
+            .is_none_or(|job| job.state.is_finished());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(text.len());
+        Ok(LogChunk {
+            text: String::from_utf8_lossy(&text.as_bytes()[start..]).into_owned(),
+            next_offset: text.len() as u64,
+            complete,
+        })
     }
 
     fn poll_interval(&self, _followed_for: Duration) -> Duration {

@@ -235,6 +235,15 @@ impl Service {
         Ok(finished)
     }
 
+    /// Appends a chunk of the worker's output to the job's log (the action's log).
+    pub async fn append_job_log(&self, id: &str, offset: u64, text: &str) -> Result<u64> {
+        Ok(self
+            .runtime
+            .store()
+            .append_job_log(id, offset, text)
+            .await?)
+    }
+
     /// `PutJobFailureResult`.
     pub async fn job_failed(&self, id: &str, failure: Value) -> Result<Job> {
         let job = self.job(id).await?;

@@ -245,4 +245,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Job>>;
     /// Cancels the run's unfinished jobs (the run stopped counting).
     async fn cancel_jobs(&self, run_id: &str, now: DateTime<Utc>) -> Result<()>;
+
+    /// Appends `text` to an InProgress job's log at byte `offset`: stored when `offset` is
+    /// the log's length, ignored when that part is already stored. Returns the length
+    /// after, or `Conflict` for a gap or a job that is not InProgress.
+    async fn append_job_log(&self, job_id: &str, offset: u64, text: &str) -> Result<u64>;
+    /// The log of a run: every chunk of its jobs, in order.
+    async fn run_log(&self, run_id: &str) -> Result<String>;
 }

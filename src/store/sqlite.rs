@@ -256,6 +256,14 @@ impl Store for SqliteStore {
     async fn cancel_jobs(&self, run_id: &str, now: DateTime<Utc>) -> Result<()> {
         jobs::cancel(&self.writer, run_id, now).await
     }
+
+    async fn append_job_log(&self, job_id: &str, offset: u64, text: &str) -> Result<u64> {
+        jobs::append_log(&self.writer, job_id, offset, text).await
+    }
+
+    async fn run_log(&self, run_id: &str) -> Result<String> {
+        jobs::run_log(&self.reader, run_id).await
+    }
 }
 
 #[cfg(test)]

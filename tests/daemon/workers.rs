@@ -122,7 +122,8 @@ async fn a_custom_action_runs_through_baton_worker_and_its_outputs_flow_on() {
         &daemon.url,
         SHIPPER,
         "Deploy/Shipper/1",
-        r#"key=no; [ "$BATON_CONFIG_APIKEY" = s3cr3t-key ] && key=yes
+        r#"echo "shipping to $BATON_CONFIG_ENVIRONMENT"; echo "a warning" >&2
+key=no; [ "$BATON_CONFIG_APIKEY" = s3cr3t-key ] && key=yes
 printf 'URL=https://%s.example\nKEY_OK=%s\nBATON_SUMMARY=shipped\nBATON_EXTERNAL_EXECUTION_ID=run-7\n' "$BATON_CONFIG_ENVIRONMENT" "$key" >> "$BATON_OUTPUT""#,
     );
     let _checker = worker(
@@ -147,6 +148,18 @@ printf 'URL=https://%s.example\nKEY_OK=%s\nBATON_SUMMARY=shipped\nBATON_EXTERNAL
         action(&done, "Check", "Probe").output_variables,
         outputs(&[("PROBED", "https://prod.example")])
     );
+
+    // What the command printed is the action's log.
+    let (status, log) = daemon
+        .get(&format!(
+            "/api/v1/executions/{id}/stages/Deploy/actions/Ship/log"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let text = log["text"].as_str().unwrap();
+    assert!(text.contains("shipping to prod\n"), "{text}");
+    assert!(text.contains("a warning\n"), "{text}");
+    assert_eq!(log["complete"], true);
 
     // The definition read back hides the secret.
     let (status, body) = daemon.get("/api/v1/pipelines/ship").await;
@@ -312,6 +325,16 @@ async fn an_unacknowledged_job_goes_to_the_next_worker_and_only_one_nonce_counts
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["status"], "InProgress");
     }
+    // Log pieces land at their offset once, however often they are sent.
+    for (offset, text, expect) in [(0, "one\n", 4), (0, "one\n", 4), (4, "two\n", 8)] {
+        let body = json!({"offset": offset, "text": text});
+        let (status, answer) = job_call(&daemon, SHIPPER, &job_id, "log", body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["nextOffset"], expect);
+    }
+    let gap = json!({"offset": 20, "text": "lost?"});
+    let (status, _) = job_call(&daemon, SHIPPER, &job_id, "log", gap).await;
+    assert_eq!(status, StatusCode::CONFLICT);
     let result = json!({"outputVariables": {"V": "1"}, "executionDetails": {"summary": "ok"}});
     for _ in 0..2 {
         let (status, body) = job_call(&daemon, SHIPPER, &job_id, "success", result.clone()).await;
@@ -331,6 +354,12 @@ async fn an_unacknowledged_job_goes_to_the_next_worker_and_only_one_nonce_counts
         action(&done, "Deploy", "Ship").output_variables,
         outputs(&[("V", "1")])
     );
+    let (_, log) = daemon
+        .get(&format!(
+            "/api/v1/executions/{id}/stages/Deploy/actions/Ship/log?offset=4"
+        ))
+        .await;
+    assert_eq!(log["text"], "two\n");
 }
 
 #[tokio::test]
@@ -530,7 +559,7 @@ async fn a_worker_killed_mid_job_ends_in_a_timeout_failure() {
             "--exec",
         ])
         .arg(format!(
-            "echo \"$BATON_JOB_ID\" > {}; exec sleep 600",
+            "echo \"$BATON_JOB_ID\" > {}; exec sleep 20",
             mark.display()
         ))
         .env("BATON_SERVER", &daemon.url)

@@ -8,7 +8,7 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::codec::{corrupt, decode_json, decode_time, encode_json, encode_time};
 use crate::model::{ActionType, ActionTypeKey, Category};
-use crate::store::{Job, JobState, Result};
+use crate::store::{Job, JobState, Result, StoreError};
 
 const COLUMNS: &str = "id, run_id, category, provider, version, pipeline, execution_id, state, \
      nonce, data, result, worker, created_at, dispatched_at, acknowledged_at, finished_at";
@@ -202,6 +202,62 @@ pub(super) async fn cancel(writer: &SqlitePool, run_id: &str, now: DateTime<Utc>
     .execute(writer)
     .await?;
     Ok(())
+}
+
+pub(super) async fn append_log(
+    writer: &SqlitePool,
+    job_id: &str,
+    offset: u64,
+    text: &str,
+) -> Result<u64> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let job: Option<(String, String)> =
+        sqlx::query_as("SELECT run_id, state FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((run_id, state)) = job else {
+        return Err(StoreError::Conflict(format!("job {job_id} not found")));
+    };
+    let length: i64 =
+        sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM job_logs WHERE job_id = ?")
+            .bind(job_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let length = u64::try_from(length).unwrap_or(0);
+    let end = offset.saturating_add(text.len() as u64);
+    if end <= length {
+        // Stored before: the answer to that append was lost.
+        return Ok(length);
+    }
+    if offset != length {
+        return Err(StoreError::Conflict(format!(
+            "the log of job {job_id} has {length} bytes; an append at {offset} leaves a gap"
+        )));
+    }
+    if state != JobState::InProgress.as_str() {
+        return Err(StoreError::Conflict(format!(
+            "InvalidJobState: job {job_id} is {state}"
+        )));
+    }
+    sqlx::query("INSERT INTO job_logs (job_id, run_id, bytes, text) VALUES (?, ?, ?, ?)")
+        .bind(job_id)
+        .bind(&run_id)
+        .bind(i64::try_from(text.len()).unwrap_or(i64::MAX))
+        .bind(text)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(end)
+}
+
+pub(super) async fn run_log(reader: &SqlitePool, run_id: &str) -> Result<String> {
+    let chunks: Vec<String> =
+        sqlx::query_scalar("SELECT text FROM job_logs WHERE run_id = ? ORDER BY seq")
+            .bind(run_id)
+            .fetch_all(reader)
+            .await?;
+    Ok(chunks.concat())
 }
 
 fn decode(row: &SqliteRow) -> Result<Job> {
