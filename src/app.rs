@@ -19,10 +19,12 @@ use crate::adapters::teamcity::TeamCityAdapter;
 use crate::adapters::Adapter;
 use crate::api::{self, AppState, Auth, TokenEntry};
 use crate::config::{LogFormat, LogSettings, Role, Secret, Settings};
-use crate::model::ServerKind;
+use crate::model::{ActionTypeKey, ServerKind};
+use crate::notify::Notifier;
 use crate::runtime::{Executors, Runtime, RuntimeOptions};
-use crate::service::Service;
+use crate::service::{JobOptions, Service};
 use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
 use crate::triggers::poller::{self, Sources};
 
 pub struct App {
@@ -69,16 +71,43 @@ impl App {
             Some(_) => settings.public_url(),
             None => format!("http://{}", listener.local_addr()?),
         };
+        let notifier = Notifier::new(&settings.notifications)?;
         let options = RuntimeOptions {
             public_url,
+            notifier: (!notifier.is_empty()).then(|| notifier.clone()),
             ..options
         };
-        let runtime = Runtime::new(Arc::new(store), executors, settings.catalog(), options);
+        let mut catalog = settings.catalog();
+        // Types registered through the API; the config's own win over a stored namesake.
+        for stored in store
+            .action_types()
+            .await
+            .context("reading the registered action types")?
+        {
+            catalog.action_types.entry(stored.key()).or_insert(stored);
+        }
+        let runtime = Runtime::new(Arc::new(store), executors, catalog, options);
+        for worker in notifier.workers(runtime.stopping()) {
+            runtime.spawn_worker(worker);
+        }
+        if !notifier.is_empty() {
+            tracing::info!(
+                receivers = settings.notifications.len(),
+                "sending notifications"
+            );
+        }
         let recovered = runtime.recover().await.context("recovering executions")?;
         tracing::info!(executions = recovered, "recovered unfinished executions");
 
         let sources = Arc::new(Sources::from_settings(&settings.git));
-        let service = Service::new(runtime.clone()).with_sources(sources.clone());
+        let jobs = JobOptions {
+            ack_timeout: settings.jobs.ack_timeout,
+            max_poll_wait: settings.jobs.max_poll_wait,
+            config_types: settings.action_types.iter().map(|t| t.key()).collect(),
+        };
+        let service = Service::new(runtime.clone())
+            .with_sources(sources.clone())
+            .with_jobs(jobs);
         poller::spawn(service.clone(), sources);
         tracing::info!(
             interval = %humantime::format_duration(settings.git.poll_interval),
@@ -198,6 +227,7 @@ fn prometheus() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let handle = PrometheusBuilder::new().install_recorder().ok()?;
             crate::runtime::describe_metrics();
+            crate::notify::describe_metrics();
             Some(handle)
         })
         .clone()
@@ -215,6 +245,12 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<TokenEntry>, Option<std::p
                     name: t.name.clone(),
                     role: t.role,
                     value: t.value.clone()?,
+                    // Checked when the settings were loaded.
+                    action_types: t
+                        .action_types
+                        .iter()
+                        .filter_map(|text| ActionTypeKey::parse(text).ok())
+                        .collect(),
                 })
             })
             .collect();
@@ -226,6 +262,7 @@ fn tokens(settings: &Settings) -> anyhow::Result<(Vec<TokenEntry>, Option<std::p
         name: "admin".into(),
         role: Role::Admin,
         value,
+        action_types: Vec::new(),
     };
     Ok((vec![entry], Some(path)))
 }

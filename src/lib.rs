@@ -11,6 +11,7 @@ pub mod engine;
 #[cfg(test)]
 mod fuzzing;
 pub mod model;
+pub mod notify;
 pub mod runtime;
 pub mod service;
 pub mod sim;

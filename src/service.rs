@@ -17,6 +17,10 @@ use crate::triggers;
 use crate::triggers::poller::{self, Sources};
 use crate::triggers::webhook::{self, Delivery};
 
+mod jobs;
+
+pub use jobs::{ActionTypeSpec, DefinedIn, JobOptions, JobSuccess};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{0}")]
@@ -103,6 +107,7 @@ pub enum HookOutcome {
 pub struct Service {
     runtime: Runtime,
     sources: Option<Arc<Sources>>,
+    jobs: Arc<JobOptions>,
 }
 
 impl Service {
@@ -110,7 +115,14 @@ impl Service {
         Service {
             runtime,
             sources: None,
+            jobs: Arc::new(JobOptions::default()),
         }
+    }
+
+    /// Sets the job-worker protocol's timings and the action types the config fixes.
+    pub fn with_jobs(mut self, jobs: JobOptions) -> Service {
+        self.jobs = Arc::new(jobs);
+        self
     }
 
     /// Enables source triggers: polling's starting points on apply, and push webhooks.
@@ -125,7 +137,7 @@ impl Service {
 
     /// Parses, validates and stores a definition sent for `name`.
     pub async fn apply_pipeline(&self, name: &str, text: &str) -> Result<Applied> {
-        let loaded = model::load(name, text, self.runtime.catalog()).map_err(|diagnostics| {
+        let loaded = model::load(name, text, &self.runtime.catalog()).map_err(|diagnostics| {
             ServiceError::Invalid {
                 message: format!("pipeline {name} has {} problem(s)", diagnostics.len()),
                 details: diagnostics.iter().map(ToString::to_string).collect(),
@@ -190,6 +202,8 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("pipeline {name} not found")))?;
         let gates = store.gates(name).await?;
+        let mut stored = stored;
+        model::action_type::mask_pipeline(&mut stored.definition, &self.runtime.catalog());
         Ok(PipelineView { stored, gates })
     }
 
@@ -256,11 +270,11 @@ impl Service {
     ) -> Result<HookOutcome> {
         let stored = self.stored(pipeline).await?;
         let headers = webhook::Headers(headers);
-        let (forge, event) =
-            webhook::Forge::detect(&headers).ok_or_else(|| ServiceError::Invalid {
-                message: webhook::WebhookError::UnknownSender.to_string(),
-                details: Vec::new(),
-            })?;
+        // Without a forge's event header nothing says how the sender would prove itself,
+        // so such a request is as unauthenticated as one with a wrong signature.
+        let (forge, event) = webhook::Forge::detect(&headers).ok_or_else(|| {
+            ServiceError::Unauthorized(webhook::WebhookError::UnknownSender.to_string())
+        })?;
         let (secrets, missing) = match &self.sources {
             Some(sources) => sources.webhook_secrets(&stored.definition),
             None => (Vec::new(), Vec::new()),
@@ -304,7 +318,7 @@ impl Service {
             }
             Delivery::Push(push) => push,
         };
-        let accepted = match triggers::decide(&stored.definition, self.runtime.catalog(), &push) {
+        let accepted = match triggers::decide(&stored.definition, &self.runtime.catalog(), &push) {
             Ok(accepted) => accepted,
             Err(reason) => {
                 tracing::info!(%pipeline, git_ref = %push.git_ref, %reason, delivery = delivery_id, "push starts nothing");
@@ -347,12 +361,32 @@ impl Service {
         Ok(store.executions(pipeline, limit).await?)
     }
 
+    /// An execution as readers see it: secret configuration values of custom actions are
+    /// masked.
     pub async fn execution(&self, id: &str) -> Result<Execution> {
-        self.runtime
-            .store()
+        let store = self.runtime.store();
+        let mut execution = store
             .execution(id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("execution {id} not found")))
+            .ok_or_else(|| ServiceError::NotFound(format!("execution {id} not found")))?;
+        let catalog = self.runtime.catalog();
+        if catalog.action_types.is_empty() {
+            return Ok(execution);
+        }
+        if let Some(definition) = store
+            .pipeline_version(&execution.pipeline, execution.version)
+            .await?
+        {
+            for (stage, run) in definition.stages.iter().zip(&mut execution.stages) {
+                for (action, run) in stage.actions.iter().zip(&mut run.actions) {
+                    if let Some(action_type) = catalog.action_type_of(action) {
+                        run.resolved_configuration =
+                            action_type.masked(&run.resolved_configuration);
+                    }
+                }
+            }
+        }
+        Ok(execution)
     }
 
     /// Answers as soon as the execution differs from the version stamped `since`, or

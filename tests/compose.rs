@@ -451,6 +451,7 @@ fn pipelines_validate_against_their_configs() {
             },
         ],
         git_connections: BTreeMap::new(),
+        action_types: BTreeMap::new(),
     };
     load_pipelines_with(&root().join("config/pipelines"), |file| {
         if file

@@ -7,12 +7,15 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::config::{Role, Secret};
+use crate::model::ActionTypeKey;
 
 /// A token the daemon accepts.
 pub struct TokenEntry {
     pub name: String,
     pub role: Role,
     pub value: Secret,
+    /// For worker tokens: the action types whose jobs it may take.
+    pub action_types: Vec<ActionTypeKey>,
 }
 
 pub struct Auth {
@@ -25,6 +28,15 @@ pub struct Auth {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    pub action_types: Vec<ActionTypeKey>,
+}
+
+impl Caller {
+    /// Whether the caller may poll for and answer jobs of `key`: an admin may act as any
+    /// worker, a worker token only for the types it names.
+    pub fn may_work_on(&self, key: &ActionTypeKey) -> bool {
+        self.role == Role::Admin || (self.role == Role::Worker && self.action_types.contains(key))
+    }
 }
 
 impl Auth {
@@ -48,6 +60,7 @@ impl Auth {
                 return Ok(Caller {
                     name: "anonymous".into(),
                     role: Role::Read,
+                    action_types: Vec::new(),
                 });
             }
             return Err(ApiError::unauthorized());
@@ -67,8 +80,14 @@ impl Auth {
             }
         }
         let entry = found.ok_or_else(ApiError::unauthorized)?;
-        if entry.role < needed {
+        // Job routes are for worker tokens and admins, not for the roles in between.
+        let refused = match needed {
+            Role::Worker => !matches!(entry.role, Role::Worker | Role::Admin),
+            _ => entry.role < needed,
+        };
+        if refused {
             return Err(ApiError::forbidden(match needed {
+                Role::Worker => "worker",
                 Role::Read => "read",
                 Role::Operate => "operate",
                 Role::Admin => "admin",
@@ -77,6 +96,7 @@ impl Auth {
         Ok(Caller {
             name: entry.name.clone(),
             role: entry.role,
+            action_types: entry.action_types.clone(),
         })
     }
 }
@@ -87,10 +107,14 @@ pub trait Needs {
     const ROLE: Role;
 }
 
+pub struct WorkerRole;
 pub struct ReadRole;
 pub struct OperateRole;
 pub struct AdminRole;
 
+impl Needs for WorkerRole {
+    const ROLE: Role = Role::Worker;
+}
 impl Needs for ReadRole {
     const ROLE: Role = Role::Read;
 }
@@ -108,6 +132,9 @@ pub struct Authorized<R> {
     role: std::marker::PhantomData<R>,
 }
 
+/// A worker or admin token; job handlers then check `Caller::may_work_on` for the job's
+/// type.
+pub type Worker = Authorized<WorkerRole>;
 pub type Reader = Authorized<ReadRole>;
 pub type Operator = Authorized<OperateRole>;
 pub type Admin = Authorized<AdminRole>;
@@ -138,6 +165,7 @@ mod tests {
             name: name.into(),
             role,
             value: Secret::new(value),
+            action_types: Vec::new(),
         };
         Auth::new(
             vec![

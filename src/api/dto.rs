@@ -230,3 +230,144 @@ pub struct LogChunkDto {
     /// True when the build finished and the log will not grow.
     pub complete: bool,
 }
+
+/// Body of `PUT /api/v1/action-types/{category}/{provider}/{version}`: CodePipeline's
+/// action type fields; the id comes from the path (and must match if repeated here).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionTypeBody {
+    pub category: Option<String>,
+    pub owner: Option<String>,
+    pub provider: Option<String>,
+    pub version: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub configuration_properties: Vec<crate::model::action_type::ConfigurationProperty>,
+    #[schema(value_type = Option<Object>)]
+    pub input_artifact_details: Option<crate::model::action_type::ArtifactDetails>,
+    #[schema(value_type = Option<Object>)]
+    pub output_artifact_details: Option<crate::model::action_type::ArtifactDetails>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<crate::model::action_type::ActionTypeSettings>,
+}
+
+/// A custom action type and where it is defined (`config` or `api`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionTypeDto {
+    #[schema(value_type = Object)]
+    pub action_type: crate::model::ActionType,
+    pub defined_in: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionTypeIdDto {
+    pub category: String,
+    /// `Custom`, if given.
+    pub owner: Option<String>,
+    pub provider: String,
+    pub version: String,
+}
+
+/// `POST /api/v1/jobs/poll`, as `PollForJobs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollJobsRequest {
+    pub action_type_id: Option<ActionTypeIdDto>,
+    /// Default 1, at most 100.
+    pub max_batch_size: Option<u32>,
+    /// How long to wait for a job when none is queued (default 20, capped by the daemon).
+    pub wait_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobDto {
+    pub id: String,
+    /// Send it back with the acknowledgement.
+    pub nonce: Option<String>,
+    /// CodePipeline's `JobData`: `actionTypeId`, `actionConfiguration.configuration`,
+    /// `pipelineContext`, `inputArtifacts` (with their producers' variables),
+    /// `continuationToken`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PollJobsResponse {
+    pub jobs: Vec<JobDto>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct AcknowledgeRequest {
+    pub nonce: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobStatusDto {
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionDetailsDto {
+    pub summary: Option<String>,
+    pub external_execution_id: Option<String>,
+    pub percent_complete: Option<u8>,
+}
+
+/// `POST /api/v1/jobs/{id}/success`, as `PutJobSuccessResult`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSuccessRequest {
+    #[serde(default)]
+    pub output_variables: BTreeMap<String, String>,
+    pub execution_details: Option<ExecutionDetailsDto>,
+    #[schema(value_type = Option<Object>)]
+    pub current_revision: Option<serde_json::Value>,
+    /// Asks for another call of the worker with this token instead of finishing.
+    pub continuation_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum FailureType {
+    #[default]
+    JobFailed,
+    ConfigurationError,
+    PermissionError,
+    RevisionOutOfSync,
+    RevisionUnavailable,
+    SystemUnavailable,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureDetailsDto {
+    #[serde(rename = "type")]
+    pub kind: FailureType,
+    pub message: String,
+    pub external_execution_id: Option<String>,
+}
+
+/// `POST /api/v1/jobs/{id}/failure`, as `PutJobFailureResult`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobFailureRequest {
+    pub failure_details: Option<FailureDetailsDto>,
+}
+
+/// `POST /api/v1/jobs/{id}/log`: the next piece of the worker's output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogRequest {
+    /// Where `text` starts in the job's log, in bytes (the previous answer's `nextOffset`).
+    pub offset: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogResponse {
+    pub next_offset: u64,
+}

@@ -72,7 +72,8 @@ fn receive(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<CallbackAccepted>)> {
     let runtime = app.service.runtime();
-    let known = runtime.catalog().server(server).filter(|s| s.kind == kind);
+    let catalog = runtime.catalog();
+    let known = catalog.server(server).filter(|s| s.kind == kind);
     if known.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

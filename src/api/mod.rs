@@ -10,6 +10,7 @@ pub mod error;
 mod executions;
 mod extract;
 mod hooks;
+mod jobs;
 mod pipelines;
 mod system;
 
@@ -78,6 +79,13 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(hooks::jenkins))
         .routes(routes!(hooks::teamcity))
         .routes(routes!(hooks::git))
+        .routes(routes!(jobs::list_types))
+        .routes(routes!(jobs::get_type, jobs::put_type))
+        .routes(routes!(jobs::poll))
+        .routes(routes!(jobs::acknowledge))
+        .routes(routes!(jobs::success))
+        .routes(routes!(jobs::failure))
+        .routes(routes!(jobs::log))
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
         .routes(routes!(system::metrics))

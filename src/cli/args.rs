@@ -56,6 +56,26 @@ pub enum Command {
         #[command(subcommand)]
         command: TransitionCommand,
     },
+    /// Run jobs of a custom action type: poll, acknowledge, run a command, report
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The custom action type whose jobs to take
+    #[arg(long, value_name = "CATEGORY/PROVIDER/VERSION")]
+    pub action_type: String,
+    /// Shell command run for each job (`sh -c`), with the job in its environment
+    #[arg(long, value_name = "COMMAND")]
+    pub exec: String,
+    /// Longest wait of one poll, in seconds
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub poll_wait: u64,
+    /// Stop after this many jobs (default: run until stopped)
+    #[arg(long, value_name = "N")]
+    pub max_jobs: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -11,9 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::dto::{
-    Accepted, ApplyResult, ApprovalRequest, Done, ErrorBody, ExecutionDetail, ExecutionSummary,
-    LogChunkDto, PipelineDetail, PipelineSummary, RetryRequest, StartRequest, StartResponse,
-    StopRequest, TransitionRequest,
+    Accepted, AcknowledgeRequest, ApplyResult, ApprovalRequest, Done, ErrorBody, ExecutionDetail,
+    ExecutionSummary, JobFailureRequest, JobLogRequest, JobLogResponse, JobStatusDto,
+    JobSuccessRequest, LogChunkDto, PipelineDetail, PipelineSummary, PollJobsRequest,
+    PollJobsResponse, RetryRequest, StartRequest, StartResponse, StopRequest, TransitionRequest,
 };
 
 /// Limit on an ordinary request.
@@ -269,6 +270,48 @@ impl ApiClient {
         request: &TransitionRequest,
     ) -> Result<Done> {
         let path = ["pipelines", pipeline, "stages", stage, "transition"];
+        self.call(Method::POST, &path, &[], json(request)?).await
+    }
+
+    /// `POST /jobs/poll`: waits up to `wait_seconds` for jobs of a custom action type.
+    pub async fn poll_jobs(&self, request: &PollJobsRequest) -> Result<PollJobsResponse> {
+        let url = self.url(&["jobs", "poll"], &[])?;
+        let body =
+            serde_json::to_string(request).map_err(|e| ClientError::Encode(e.to_string()))?;
+        let wait = Duration::from_secs(request.wait_seconds.unwrap_or(20));
+        let request = self
+            .request(Method::POST, url.clone())
+            .timeout(wait + REQUEST_TIMEOUT)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let raw = self.send(request, &url).await?;
+        decode(raw, &url)
+    }
+
+    pub async fn acknowledge_job(&self, id: &str, nonce: &str) -> Result<JobStatusDto> {
+        let body = AcknowledgeRequest {
+            nonce: nonce.to_string(),
+        };
+        let path = ["jobs", id, "acknowledge"];
+        self.call(Method::POST, &path, &[], json(&body)?).await
+    }
+
+    pub async fn job_success(&self, id: &str, request: &JobSuccessRequest) -> Result<JobStatusDto> {
+        let path = ["jobs", id, "success"];
+        self.call(Method::POST, &path, &[], json(request)?).await
+    }
+
+    pub async fn append_job_log(
+        &self,
+        id: &str,
+        request: &JobLogRequest,
+    ) -> Result<JobLogResponse> {
+        let path = ["jobs", id, "log"];
+        self.call(Method::POST, &path, &[], json(request)?).await
+    }
+
+    pub async fn job_failure(&self, id: &str, request: &JobFailureRequest) -> Result<JobStatusDto> {
+        let path = ["jobs", id, "failure"];
         self.call(Method::POST, &path, &[], json(request)?).await
     }
 

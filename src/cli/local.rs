@@ -124,6 +124,7 @@ mod tests {
                 kind: ServerKind::Jenkins,
             }],
             git_connections: Default::default(),
+            action_types: Default::default(),
         }
     }
 

@@ -21,6 +21,7 @@ mod gates;
 mod local;
 mod pipeline;
 mod run;
+mod worker;
 
 #[cfg(test)]
 mod fixtures;
@@ -76,6 +77,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Transition { client, command } => {
             with_client(&client, |c| gates::transition(c, command)).await
+        }
+        Command::Worker(args) => {
+            let client = args.client.clone();
+            with_client(&client, |c| worker::run(c, args)).await
         }
     };
     match result {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 pub use secret::Secret;
 
-use crate::model::{Catalog, ServerEntry, ServerKind};
+use crate::model::{ActionType, ActionTypeKey, Catalog, ServerEntry, ServerKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -51,6 +51,34 @@ pub struct Settings {
     pub servers: Vec<ServerSettings>,
     pub git: GitSettings,
     pub limits: Limits,
+    /// Webhooks told about executions, stages and approvals as they happen.
+    pub notifications: Vec<NotificationSettings>,
+    /// Custom action types (CodePipeline's fields), run by job workers; more can be
+    /// registered through the API.
+    pub action_types: Vec<ActionType>,
+    pub jobs: JobSettings,
+}
+
+/// The job-worker protocol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// A job handed to a worker that does not acknowledge it within this goes back to the
+    /// queue for another worker.
+    #[serde(with = "humantime_serde")]
+    pub ack_timeout: Duration,
+    /// Longest a poll waits for a job before answering with none.
+    #[serde(with = "humantime_serde")]
+    pub max_poll_wait: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            ack_timeout: Duration::from_secs(60),
+            max_poll_wait: Duration::from_secs(20),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,12 +119,18 @@ pub struct TokenSettings {
     pub value: Option<Secret>,
     #[serde(default)]
     pub value_file: Option<PathBuf>,
+    /// For the `worker` role: the custom action types (`CATEGORY/PROVIDER/VERSION`) whose
+    /// jobs the token may take.
+    #[serde(default)]
+    pub action_types: Vec<String>,
 }
 
 /// What a token may do; each role includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Only the job-worker API, for the action types the token names; nothing else.
+    Worker,
     /// Read pipelines, executions and logs.
     Read,
     /// Also start, stop, retry, approve and change transitions.
@@ -208,6 +242,103 @@ pub struct GitSettings {
     pub webhook_secrets: BTreeMap<String, Secret>,
 }
 
+/// One receiver of notifications.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Where each notification is POSTed; a `${ENV_VAR}` reference or a literal, since
+    /// some receivers' URLs (Slack's) are themselves the secret.
+    pub url: Secret,
+    /// Key of the `X-Baton-Signature-256` HMAC over the body; unsigned without one.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// Pipelines to notify about; all when empty.
+    #[serde(default)]
+    pub pipelines: Vec<String>,
+    /// Events to send; all when empty.
+    #[serde(default)]
+    pub events: Vec<NotificationEvent>,
+    /// `json` (Baton's payload) or `slack` (`{"text": ..}` for incoming webhooks).
+    #[serde(default)]
+    pub format: NotificationFormat,
+    /// Attempts per notification, the first included, before it is given up.
+    #[serde(default = "default_notification_attempts")]
+    pub max_attempts: u32,
+    /// First delay between attempts; it grows exponentially, with jitter, up to a minute.
+    #[serde(default = "default_notification_retry_delay", with = "humantime_serde")]
+    pub retry_delay: Duration,
+    /// Limit on one attempt, so a receiver that hangs costs no more than this.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Notifications waiting for this receiver; beyond it the oldest are dropped (and
+    /// counted in `baton_notifications_dropped_total`).
+    #[serde(default = "default_notification_queue")]
+    pub queue_size: usize,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum NotificationEvent {
+    #[serde(rename = "execution.started")]
+    ExecutionStarted,
+    #[serde(rename = "execution.succeeded")]
+    ExecutionSucceeded,
+    #[serde(rename = "execution.failed")]
+    ExecutionFailed,
+    #[serde(rename = "execution.superseded")]
+    ExecutionSuperseded,
+    #[serde(rename = "execution.stopped")]
+    ExecutionStopped,
+    #[serde(rename = "stage.started")]
+    StageStarted,
+    #[serde(rename = "stage.succeeded")]
+    StageSucceeded,
+    #[serde(rename = "stage.failed")]
+    StageFailed,
+    #[serde(rename = "approval.needed")]
+    ApprovalNeeded,
+    #[serde(rename = "approval.decided")]
+    ApprovalDecided,
+}
+
+impl NotificationEvent {
+    /// The name in the config, the payload and the `X-Baton-Event` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationEvent::ExecutionStarted => "execution.started",
+            NotificationEvent::ExecutionSucceeded => "execution.succeeded",
+            NotificationEvent::ExecutionFailed => "execution.failed",
+            NotificationEvent::ExecutionSuperseded => "execution.superseded",
+            NotificationEvent::ExecutionStopped => "execution.stopped",
+            NotificationEvent::StageStarted => "stage.started",
+            NotificationEvent::StageSucceeded => "stage.succeeded",
+            NotificationEvent::StageFailed => "stage.failed",
+            NotificationEvent::ApprovalNeeded => "approval.needed",
+            NotificationEvent::ApprovalDecided => "approval.decided",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+fn default_notification_attempts() -> u32 {
+    6
+}
+
+fn default_notification_retry_delay() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_notification_queue() -> usize {
+    1000
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -245,6 +376,9 @@ impl Default for Settings {
             servers: Vec::new(),
             git: GitSettings::default(),
             limits: Limits::default(),
+            notifications: Vec::new(),
+            action_types: Vec::new(),
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -376,7 +510,43 @@ impl Settings {
                 "git.polls_per_second_per_host must be at least 1".into(),
             ));
         }
+        for (n, sink) in self.notifications.iter().enumerate() {
+            let url = sink.url.expose();
+            if !url.starts_with("${") && !is_http_url(url) {
+                return Err(fail(format!(
+                    "notifications[{n}]: url must start with http:// or https://"
+                )));
+            }
+            if sink.max_attempts == 0 || sink.queue_size == 0 {
+                return Err(fail(format!(
+                    "notifications[{n}]: max_attempts and queue_size must be at least 1"
+                )));
+            }
+        }
+        let mut types = std::collections::BTreeSet::new();
+        for action_type in &self.action_types {
+            let key = action_type.key();
+            if let Err(problems) = action_type.check() {
+                return Err(fail(format!("action type {key}: {}", problems.join("; "))));
+            }
+            if !types.insert(key.clone()) {
+                return Err(fail(format!("action type {key} is defined twice")));
+            }
+        }
+        if self.jobs.ack_timeout < Duration::from_millis(100) {
+            return Err(fail("jobs.ack_timeout must be at least 100ms".into()));
+        }
         for token in &self.auth.tokens {
+            for text in &token.action_types {
+                ActionTypeKey::parse(text)
+                    .map_err(|e| fail(format!("token `{}`: {e}", token.name)))?;
+            }
+            if (token.role == Role::Worker) == token.action_types.is_empty() {
+                return Err(fail(format!(
+                    "token `{}`: action_types go with the worker role, and a worker token needs them",
+                    token.name
+                )));
+            }
             if token.value.is_none() == token.value_file.is_none() {
                 return Err(fail(format!(
                     "token `{}` needs exactly one of value or value_file",
@@ -415,6 +585,21 @@ impl Settings {
                 .resolve()
                 .map_err(|e| ConfigError::Layering(format!("git.webhook_secrets.{name}: {e}")))?;
         }
+        for (n, sink) in self.notifications.iter_mut().enumerate() {
+            sink.url
+                .resolve()
+                .map_err(|e| ConfigError::Layering(format!("notifications[{n}].url: {e}")))?;
+            if !is_http_url(sink.url.expose()) {
+                return Err(ConfigError::Layering(format!(
+                    "notifications[{n}].url must start with http:// or https://"
+                )));
+            }
+            if let Some(secret) = &mut sink.secret {
+                secret.resolve().map_err(|e| {
+                    ConfigError::Layering(format!("notifications[{n}].secret: {e}"))
+                })?;
+            }
+        }
         for token in &mut self.auth.tokens {
             let fail = |e: String| ConfigError::Layering(format!("token `{}`: {e}", token.name));
             match (&mut token.value, &token.value_file) {
@@ -448,6 +633,11 @@ impl Settings {
                 })
                 .collect(),
             git_connections: self.git.connections.clone(),
+            action_types: self
+                .action_types
+                .iter()
+                .map(|t| (t.key(), t.clone()))
+                .collect(),
         }
     }
 
@@ -469,6 +659,10 @@ impl Settings {
     pub fn admin_token_path(&self) -> PathBuf {
         self.data_dir.join(ADMIN_TOKEN_FILE)
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// Name of the generated admin token's file in the data directory.

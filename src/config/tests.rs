@@ -142,3 +142,34 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn notifications_default_to_everything_and_name_unknown_events() {
+    let settings = load_text(
+        "notifications:\n  - url: https://hooks.example/a\n  - url: ${HOOK}\n    format: slack\n    events: [approval.needed]\n    retry_delay: 50ms\n",
+        &[],
+    )
+    .unwrap();
+    let all = &settings.notifications[0];
+    assert!(all.pipelines.is_empty() && all.events.is_empty());
+    assert_eq!(all.format, NotificationFormat::Json);
+    assert_eq!(all.max_attempts, 6);
+    let slack = &settings.notifications[1];
+    assert_eq!(slack.events, [NotificationEvent::ApprovalNeeded]);
+    assert_eq!(slack.retry_delay, Duration::from_millis(50));
+
+    let error = load_text(
+        "notifications:\n  - url: https://hooks.example/a\n    events: [build.done]\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains(":3:") && error.contains("build.done"),
+        "{error}"
+    );
+    let error = load_text("notifications:\n  - url: ftp://hooks.example/a\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("http:// or https://"), "{error}");
+}

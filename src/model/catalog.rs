@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::action_type::{ActionType, ActionTypeKey};
 use super::definition::{Action, Category, Owner};
 
 /// The kinds of CI server Baton can drive.
@@ -60,6 +61,8 @@ pub struct Catalog {
     /// CodePipeline connection (a connection ARN, `GitHub` or `CodeCommit`) → base URL that
     /// repository names are appended to.
     pub git_connections: BTreeMap<String, String>,
+    /// Custom action types that job workers run.
+    pub action_types: BTreeMap<ActionTypeKey, ActionType>,
 }
 
 /// Who runs an action.
@@ -74,6 +77,8 @@ pub enum Executor {
     },
     /// A job on a configured CI server.
     Ci { server: String, kind: ServerKind },
+    /// A job that workers of a custom action type poll for.
+    JobWorker { action_type: ActionTypeKey },
 }
 
 /// Providers that only exist inside AWS, with what to point them at instead.
@@ -103,6 +108,15 @@ pub const AWS_ONLY_PROVIDERS: &[&str] = &[
 ];
 
 impl Catalog {
+    /// The custom action type `action` runs as, if any.
+    pub fn action_type_of(&self, action: &Action) -> Option<&ActionType> {
+        let key = ActionTypeKey::of(&action.action_type_id)?;
+        if self.server(&key.provider).is_some() {
+            return None;
+        }
+        self.action_types.get(&key)
+    }
+
     pub fn server(&self, name: &str) -> Option<&ServerEntry> {
         self.servers.iter().find(|s| s.name == name)
     }
@@ -141,6 +155,9 @@ impl Catalog {
                     kind: server.kind,
                 });
             }
+            if let Some(key) = ActionTypeKey::of(id).filter(|k| self.action_types.contains_key(k)) {
+                return Ok(Executor::JobWorker { action_type: key });
+            }
         }
         if id.owner == Owner::Aws || AWS_ONLY_PROVIDERS.contains(&provider) {
             return Err(format!(
@@ -150,8 +167,8 @@ impl Catalog {
         }
         let known: Vec<&str> = self.servers.iter().map(|s| s.name.as_str()).collect();
         Err(format!(
-            "unknown provider `{provider}`; use Git, Manual, Jenkins or TeamCity, or a Custom \
-             action named after a configured server ({})",
+            "unknown provider `{provider}`; use Git, Manual, Jenkins or TeamCity, a Custom \
+             action named after a configured server ({}), or a registered custom action type",
             if known.is_empty() {
                 "none configured".to_string()
             } else {

@@ -20,6 +20,8 @@ pub(crate) struct ActionSpans {
     pub kind: Option<TypeSpans>,
     /// Every configuration string (map values included), for the variable checks.
     pub strings: Vec<(Pos, String)>,
+    /// Every configuration key and where it is.
+    pub config_keys: Vec<(Pos, String)>,
     pub inputs: Vec<Pos>,
     pub outputs: Vec<Pos>,
     pub namespace: Option<Pos>,
@@ -89,6 +91,13 @@ pub(crate) fn decode_action(
     });
 
     let mut strings = Vec::new();
+    let config_keys = match fields.get("configuration").map(|node| &node.value) {
+        Some(Value::Map(entries)) => entries
+            .iter()
+            .filter_map(|e| Some((e.key.pos, e.key.key_text()?.to_string())))
+            .collect(),
+        _ => Vec::new(),
+    };
     let configuration = fields
         .get("configuration")
         .map(|node| decode_configuration(node, &mut strings, diags))
@@ -129,6 +138,7 @@ pub(crate) fn decode_action(
         name: name_pos,
         kind,
         strings,
+        config_keys,
         inputs,
         outputs,
         namespace: namespace.map(|(_, pos)| pos),

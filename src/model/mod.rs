@@ -10,6 +10,7 @@
 //! at `file:line:col`; `limits` holds CodePipeline's limits. `decode_trigger` reads V2
 //! `triggers`, whose patterns `glob` compiles (the one use of `globset`).
 
+pub mod action_type;
 pub mod catalog;
 mod decode;
 mod decode_action;
@@ -30,6 +31,7 @@ pub mod variables;
 #[cfg(test)]
 mod tests;
 
+pub use action_type::{ActionType, ActionTypeKey};
 pub use catalog::{Catalog, Executor, ServerEntry, ServerKind};
 pub use decode_trigger::poll_interval;
 pub use definition::*;

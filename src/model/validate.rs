@@ -116,6 +116,21 @@ pub(crate) fn validate(
             if let Err(message) = catalog.executor(place.action) {
                 diags.error(kind.provider, message);
             }
+            if let Some(action_type) = catalog.action_type_of(place.action) {
+                let problems = action_type.problems(place.action);
+                for message in problems.missing {
+                    diags.error(kind.provider, format!("{}: {message}", place.label()));
+                }
+                for (key, message) in problems.unknown {
+                    let at = place
+                        .spans
+                        .config_keys
+                        .iter()
+                        .find(|(_, k)| *k == key)
+                        .map_or(kind.provider, |(pos, _)| *pos);
+                    diags.error(at, format!("{}: {message}", place.label()));
+                }
+            }
         }
     }
 }

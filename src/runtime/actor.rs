@@ -178,6 +178,8 @@ impl Actor {
             self.ensure_version(*version).await?;
         }
         let now = self.runtime.now();
+        let notifier = self.runtime.inner.options.notifier.as_ref();
+        let before = notifier.map(|n| n.before(&self.state.executions));
         let result = engine::apply(&self.definitions, &mut self.state, &event, now);
         let step = match result {
             Ok(step) => step,
@@ -197,8 +199,19 @@ impl Actor {
             .and_then(|id| self.state.executions.get(id).cloned());
         for id in &step.touched {
             let _ = self.runtime.inner.changes.send(id.clone());
-            if let Some(execution) = self.state.executions.get(id) {
-                metrics::stages_entered(execution, now);
+            let Some(execution) = self.state.executions.get(id) else {
+                continue;
+            };
+            metrics::stages_entered(execution, now);
+            if let (Some(notifier), Some(before)) = (notifier, &before) {
+                if let Some(definition) = self.definitions.get(&execution.version) {
+                    notifier.after(
+                        definition,
+                        before.get(id),
+                        execution,
+                        &self.runtime.inner.options.public_url,
+                    );
+                }
             }
         }
         self.run_effects(&step);

@@ -97,6 +97,13 @@ pub(super) fn prepare(
             configuration.insert("BranchName".into(), ConfigValue::Text(branch));
             runtime.inner.executors.git.clone()
         }
+        Executor::JobWorker { action_type } => {
+            let catalog = runtime.catalog();
+            let Some(declared) = catalog.action_types.get(&action_type) else {
+                return Err(format!("action type {action_type} is not registered"));
+            };
+            super::jobs::JobQueue::new(runtime.clone(), declared.clone())
+        }
         Executor::Ci { server, kind } => match runtime.adapter_for(&server) {
             Some(adapter) => {
                 server_name = Some(server);

@@ -10,6 +10,7 @@
 mod actor;
 mod executors;
 mod follower;
+mod jobs;
 mod metrics;
 mod timers;
 
@@ -28,6 +29,7 @@ use crate::model::Catalog;
 use crate::store::{SourceRevision, Store, StoreError};
 
 pub use executors::Executors;
+pub use jobs::continuation_job;
 pub use metrics::describe_metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,8 @@ pub struct RuntimeOptions {
     pub clock: Clock,
     /// Base URL of this daemon, for links given to CI servers.
     pub public_url: String,
+    /// Where execution, stage and approval changes are published, once stored.
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +74,7 @@ impl Default for RuntimeOptions {
             max_backoff: Duration::from_secs(60),
             clock: Arc::new(chrono::Utc::now),
             public_url: "http://127.0.0.1:8700".into(),
+            notifier: None,
         }
     }
 }
@@ -83,7 +88,10 @@ pub struct Runtime {
 struct Inner {
     store: Arc<dyn Store>,
     executors: Executors,
-    catalog: Catalog,
+    /// Replaced whole when an action type is registered through the API.
+    catalog: std::sync::RwLock<Arc<Catalog>>,
+    /// Bumped whenever a job is queued, so long polls for jobs answer at once.
+    jobs_queued: tokio::sync::watch::Sender<u64>,
     options: RuntimeOptions,
     actors: Mutex<HashMap<String, mpsc::Sender<actor::Message>>>,
     /// Wake-ups for followers, by run id: a callback arrived, look now.
@@ -111,7 +119,8 @@ impl Runtime {
             inner: Arc::new(Inner {
                 store,
                 executors,
-                catalog,
+                catalog: std::sync::RwLock::new(Arc::new(catalog)),
+                jobs_queued: tokio::sync::watch::Sender::new(0),
                 options,
                 actors: Mutex::new(HashMap::new()),
                 wakers: Mutex::new(HashMap::new()),
@@ -131,8 +140,37 @@ impl Runtime {
         &self.inner.store
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
+    /// The catalog as it stands now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Registers (or replaces) a custom action type for later validations and runs.
+    pub fn set_action_type(&self, action_type: crate::model::ActionType) {
+        let mut catalog = self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut next = Catalog::clone(&catalog);
+        next.action_types.insert(action_type.key(), action_type);
+        *catalog = Arc::new(next);
+    }
+
+    /// Notices of newly queued jobs; a long poll waits on it.
+    pub fn jobs_queued(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.jobs_queued.subscribe()
+    }
+
+    /// Tells long polls that jobs were queued.
+    pub fn job_queued(&self) {
+        self.inner
+            .jobs_queued
+            .send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn now(&self) -> Time {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::engine::state::{Execution, Gates};
-use crate::model::Pipeline;
+use crate::model::{ActionType, ActionTypeKey, Pipeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -89,6 +89,73 @@ pub struct SourceRevision {
     pub seen_at: DateTime<Utc>,
 }
 
+/// Where a job stands; see `migrations/sqlite/0003_jobs.sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Dispatched,
+    InProgress,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "Queued",
+            JobState::Dispatched => "Dispatched",
+            JobState::InProgress => "InProgress",
+            JobState::Succeeded => "Succeeded",
+            JobState::Failed => "Failed",
+            JobState::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<JobState> {
+        [
+            JobState::Queued,
+            JobState::Dispatched,
+            JobState::InProgress,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// One call of a job worker for one action run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub run_id: String,
+    pub action_type: ActionTypeKey,
+    pub pipeline: String,
+    pub execution_id: String,
+    pub state: JobState,
+    /// Handed out with the job by a poll; the acknowledgement must carry it.
+    pub nonce: Option<String>,
+    /// What the worker gets: configuration, variables, continuation token.
+    pub data: serde_json::Value,
+    /// What the worker reported, once finished.
+    pub result: Option<serde_json::Value>,
+    /// The token that acknowledged it.
+    pub worker: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip for readiness checks.
@@ -138,4 +205,51 @@ pub trait Store: Send + Sync + 'static {
     /// Records a revision that starts nothing (a starting point). A revision seen before
     /// stays as it is; false then.
     async fn record_source_revision(&self, seen: &SourceRevision) -> Result<bool>;
+
+    /// Stores (creates or replaces) an action type registered through the API.
+    async fn put_action_type(&self, action_type: &ActionType, now: DateTime<Utc>) -> Result<()>;
+    async fn action_types(&self) -> Result<Vec<ActionType>>;
+
+    /// Queues the first job of a run, unless the run has one already; false then.
+    async fn create_job(&self, job: &Job) -> Result<bool>;
+    async fn job(&self, id: &str) -> Result<Option<Job>>;
+    /// The run's current (newest) job.
+    async fn current_job(&self, run_id: &str) -> Result<Option<Job>>;
+    /// Hands out up to `max` jobs of the type, oldest first: queued ones, and dispatched
+    /// ones not acknowledged since `stale_before`. Each gets a fresh nonce.
+    async fn claim_jobs(
+        &self,
+        action_type: &ActionTypeKey,
+        max: u32,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<Job>>;
+    /// Marks a dispatched job InProgress if `nonce` is the one it was handed out with, and
+    /// returns the job as it then stands (None when there is no such job).
+    async fn acknowledge_job(
+        &self,
+        id: &str,
+        nonce: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>>;
+    /// Finishes an InProgress job with `result` and, for a continuation, queues `next` in
+    /// the same transaction. Returns the job as it then stands.
+    async fn finish_job(
+        &self,
+        id: &str,
+        state: JobState,
+        result: &serde_json::Value,
+        next: Option<&Job>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>>;
+    /// Cancels the run's unfinished jobs (the run stopped counting).
+    async fn cancel_jobs(&self, run_id: &str, now: DateTime<Utc>) -> Result<()>;
+
+    /// Appends `text` to an InProgress job's log at byte `offset`: stored when `offset` is
+    /// the log's length, ignored when that part is already stored. Returns the length
+    /// after, or `Conflict` for a gap or a job that is not InProgress.
+    async fn append_job_log(&self, job_id: &str, offset: u64, text: &str) -> Result<u64>;
+    /// The log of a run: every chunk of its jobs, in order.
+    async fn run_log(&self, run_id: &str) -> Result<String>;
 }

@@ -10,6 +10,7 @@
 
 mod codec;
 mod executions;
+mod jobs;
 mod pipelines;
 mod sources;
 
@@ -23,10 +24,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::{
-    Commit, PutOutcome, Result, SourceRevision, Store, StoreError, StoredEvent, StoredPipeline,
+    Commit, Job, JobState, PutOutcome, Result, SourceRevision, Store, StoreError, StoredEvent,
+    StoredPipeline,
 };
 use crate::engine::state::{Execution, Gates};
-use crate::model::Pipeline;
+use crate::model::{ActionType, ActionTypeKey, Pipeline};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -198,6 +200,69 @@ impl Store for SqliteStore {
                 }
                 other => other,
             })
+    }
+
+    async fn put_action_type(&self, action_type: &ActionType, now: DateTime<Utc>) -> Result<()> {
+        jobs::put_type(&self.writer, action_type, now).await
+    }
+
+    async fn action_types(&self) -> Result<Vec<ActionType>> {
+        jobs::types(&self.reader).await
+    }
+
+    async fn create_job(&self, job: &Job) -> Result<bool> {
+        jobs::create(&self.writer, job).await
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<Job>> {
+        jobs::get(&self.reader, id).await
+    }
+
+    async fn current_job(&self, run_id: &str) -> Result<Option<Job>> {
+        jobs::current(&self.reader, run_id).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        action_type: &ActionTypeKey,
+        max: u32,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<Job>> {
+        jobs::claim(&self.writer, action_type, max, now, stale_before).await
+    }
+
+    async fn acknowledge_job(
+        &self,
+        id: &str,
+        nonce: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>> {
+        jobs::acknowledge(&self.writer, id, nonce, worker, now).await
+    }
+
+    async fn finish_job(
+        &self,
+        id: &str,
+        state: JobState,
+        result: &serde_json::Value,
+        next: Option<&Job>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>> {
+        jobs::finish(&self.writer, id, state, result, next, now).await
+    }
+
+    async fn cancel_jobs(&self, run_id: &str, now: DateTime<Utc>) -> Result<()> {
+        jobs::cancel(&self.writer, run_id, now).await
+    }
+
+    async fn append_job_log(&self, job_id: &str, offset: u64, text: &str) -> Result<u64> {
+        jobs::append_log(&self.writer, job_id, offset, text).await
+    }
+
+    async fn run_log(&self, run_id: &str) -> Result<String> {
+        jobs::run_log(&self.reader, run_id).await
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn record_heads(
 ) -> Vec<String> {
     let catalog = service.runtime().catalog();
     let mut notes = Vec::new();
-    for watch in watches(&stored.definition, catalog)
+    for watch in watches(&stored.definition, &catalog)
         .into_iter()
         .filter(|w| w.poll)
     {
@@ -205,7 +205,7 @@ pub fn spawn(service: Service, sources: Arc<Sources>) {
             let mut polled = HashMap::new();
             for stored in &pipelines {
                 let catalog = service.runtime().catalog();
-                for watch in watches(&stored.definition, catalog).into_iter().filter(|w| w.poll) {
+                for watch in watches(&stored.definition, &catalog).into_iter().filter(|w| w.poll) {
                     let key = (stored.name.clone(), watch.action.to_string());
                     let next = due.get(&key).copied().unwrap_or_else(Instant::now);
                     if next <= Instant::now() {

@@ -59,7 +59,7 @@ async fn routes(daemon: &Daemon) -> Vec<Route> {
             });
             assert!(
                 open || role.is_some(),
-                "{method} {template} must declare the role it needs: security((\"bearer\" = [\"read\"|\"operate\"|\"admin\"]))"
+                "{method} {template} must declare the role it needs: security((\"bearer\" = [\"read\"|\"operate\"|\"admin\"|\"worker\"]))"
             );
             routes.push(Route {
                 method,
@@ -133,9 +133,10 @@ async fn every_route_in_the_openapi_document_needs_a_token_of_its_role() {
                 route.open,
                 "{method} {template}: hooks use their own secret"
             );
-            // `/hooks/{kind}/{server}`: the server of that kind configured above.
+            // `/hooks/{kind}/{server}`: the server of that kind configured above; the git
+            // hook names the pipeline.
             let kind = template.split('/').nth(2).unwrap();
-            let path = fill(template, &[("server", kind)]);
+            let path = fill(template, &[("server", kind), ("pipeline", "p")]);
             for token in [None, Some(ADMIN)] {
                 let (status, body) = daemon
                     .request(method.clone(), &path, token, Some(json!({"build": {}})))
@@ -151,9 +152,12 @@ async fn every_route_in_the_openapi_document_needs_a_token_of_its_role() {
             );
             continue;
         };
+        // A worker route is for worker tokens of its action type and for admins; the
+        // other roles are refused (worker tokens are checked in `workers.rs`).
         let rank = ranked
             .iter()
             .position(|(name, _)| name == role)
+            .or((role == "worker").then_some(2))
             .unwrap_or_else(|| panic!("{method} {template}: unknown role {role}"));
         if is_state_changing(method) {
             assert!(

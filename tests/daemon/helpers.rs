@@ -4,9 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton::api::dto::{ApplyResult, ExecutionDetail};
+use baton::app::App;
+use baton::config::Settings;
+use baton::runtime::RuntimeOptions;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -30,16 +35,27 @@ pub struct Daemon {
 impl Daemon {
     /// Starts a daemon whose config is the defaults plus `extra` (YAML, top-level keys).
     pub async fn start(dir: &Path, extra: &str) -> Daemon {
-        Daemon::start_with_env(dir, extra, &[]).await
+        Daemon::start_listening(dir, "127.0.0.1:0", extra, &[]).await
     }
 
     /// Like `start`, with extra environment variables for the daemon (secrets the config
     /// references as `${NAME}`, `BATON_…` overrides).
     pub async fn start_with_env(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_listening(dir, "127.0.0.1:0", extra, env).await
+    }
+
+    /// `start`, on a fixed address (so clients find it again after `restart`) and with
+    /// extra environment variables.
+    pub async fn start_listening(
+        dir: &Path,
+        listen: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let config = dir.join("baton.yaml");
         let data = dir.join("data");
         let text = format!(
-            "listen: 127.0.0.1:0\ndata_dir: {}\nlog:\n  level: baton=debug,info\n{extra}",
+            "listen: {listen}\ndata_dir: {}\nlog:\n  level: baton=debug,info\n{extra}",
             data.display()
         );
         std::fs::write(&config, text).unwrap();
@@ -472,4 +488,132 @@ pub fn teamcity_sim(token: &str) -> baton::sim::teamcity::TeamCitySim {
         ..Default::default()
     })
     .expect("the TeamCity simulator starts")
+}
+
+/// The daemon built in this process, on a clock the test moves (for deadlines).
+/// Real time plus an offset the test adds to.
+#[derive(Clone, Default)]
+pub struct TestClock(pub Arc<AtomicI64>);
+
+impl TestClock {
+    pub fn advance(&self, by: chrono::Duration) {
+        self.0.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    }
+}
+
+pub struct InProcess {
+    pub url: String,
+    pub token: String,
+    pub runtime: baton::runtime::Runtime,
+    pub clock: TestClock,
+    pub http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn start_in_process(dir: &std::path::Path, servers: &str) -> InProcess {
+    let config = dir.join("baton.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ndata_dir: {}\n{servers}",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&config)).unwrap();
+    let clock = TestClock::default();
+    let offset = clock.0.clone();
+    let options = RuntimeOptions {
+        clock: Arc::new(move || {
+            chrono::Utc::now() + chrono::Duration::milliseconds(offset.load(Ordering::SeqCst))
+        }),
+        ..RuntimeOptions::default()
+    };
+    let app = App::build_with(settings, options).await.unwrap();
+    let url = format!("http://{}", app.local_addr().unwrap());
+    let runtime = app.runtime().clone();
+    let token = std::fs::read_to_string(dir.join("data/admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    InProcess {
+        url,
+        token,
+        runtime,
+        clock,
+        http: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+impl InProcess {
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> serde_json::Value {
+        let response = request.bearer_auth(&self.token).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap_or_default()
+    }
+
+    /// `PUT /api/v1/pipelines/{name}` with a YAML definition.
+    pub async fn apply(&self, name: &str, yaml: String) {
+        self.send(
+            self.http
+                .put(format!("{}/api/v1/pipelines/{name}", self.url))
+                .body(yaml),
+        )
+        .await;
+    }
+
+    /// Starts an execution of `pipeline`; returns its id.
+    pub async fn start_run(&self, pipeline: &str) -> String {
+        let started = self
+            .send(
+                self.http
+                    .post(format!(
+                        "{}/api/v1/pipelines/{pipeline}/executions",
+                        self.url
+                    ))
+                    .json(&serde_json::json!({})),
+            )
+            .await;
+        started["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn wait(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let detail = self
+                .send(
+                    self.http
+                        .get(format!("{}/api/v1/executions/{id}", self.url)),
+                )
+                .await;
+            if done(&detail) {
+                return detail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited too long for {what}: {detail:#}"
+            );
+            let since = detail["updatedAt"].as_str().unwrap().to_string();
+            self.send(self.http.get(format!(
+                "{}/api/v1/executions/{id}?since={}",
+                self.url,
+                urlencode(&since)
+            )))
+            .await;
+        }
+    }
 }

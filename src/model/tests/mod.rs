@@ -2,6 +2,7 @@
 //! build the catalog that `config/baton.yaml` describes and render diagnostics as
 //! `line:col: message`, so each test reads as input and expected output.
 
+mod action_types;
 mod examples;
 mod fuzz;
 mod import;
@@ -39,6 +40,7 @@ fn catalog() -> Catalog {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
+        action_types: Default::default(),
     }
 }
 

@@ -192,7 +192,7 @@ stages:
             "5:29: Git source needs configuration.RepositoryUrl",
             "8:29: unknown Jenkins server `jenkins-backup`; the daemon config has jenkins-main",
             "9:29: server `jenkins-main` is a Jenkins server, not TeamCity",
-            "10:29: unknown provider `Bamboo`; use Git, Manual, Jenkins or TeamCity, or a Custom action named after a configured server (jenkins-main, teamcity-main)",
+            "10:29: unknown provider `Bamboo`; use Git, Manual, Jenkins or TeamCity, a Custom action named after a configured server (jenkins-main, teamcity-main), or a registered custom action type",
             "12:63: provider `CodeBuild` runs only inside AWS; point this action at a Jenkins or TeamCity server instead (provider: Jenkins or TeamCity, with configuration.Server)",
         ],
     );
