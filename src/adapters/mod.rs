@@ -130,6 +130,34 @@ pub struct Callback {
     pub body: Vec<u8>,
 }
 
+impl Callback {
+    /// Checks that the callback carries `secret`: as the query parameter `token` (all
+    /// some plugins can send), the header `X-Baton-Token`, or `Authorization: Bearer`,
+    /// compared in constant time. With no secret configured every callback is refused.
+    pub fn check_secret(&self, secret: Option<&str>) -> Result<(), CallbackError> {
+        use subtle::ConstantTimeEq;
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return Err(CallbackError::Unauthorized);
+        };
+        let bearer = self
+            .headers
+            .get("authorization")
+            .and_then(|value| value.strip_prefix("Bearer "));
+        let given = self
+            .query
+            .get("token")
+            .or_else(|| self.headers.get("x-baton-token"))
+            .map(String::as_str)
+            .or(bearer)
+            .ok_or(CallbackError::Unauthorized)?;
+        if bool::from(given.trim().as_bytes().ct_eq(secret.as_bytes())) {
+            Ok(())
+        } else {
+            Err(CallbackError::Unauthorized)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
     #[error("the callback's secret is missing or wrong")]

@@ -10,8 +10,6 @@
 //! `queue:{queue_id}`, `build:{job full name}#{number}` and `run:{run id}` (from a
 //! `BATON_ACTION_RUN` parameter or the plain callback's `run_id`).
 
-use subtle::ConstantTimeEq;
-
 use super::path::JobPath;
 use super::wire::{scalar_text, Notification, PlainCallback};
 use super::MARKER;
@@ -29,27 +27,9 @@ pub fn run_key(run_id: &str) -> String {
     format!("run:{run_id}")
 }
 
-/// Whether the callback carries the secret.
+/// Whether the callback carries the secret (see `Callback::check_secret`).
 pub fn authenticate(callback: &Callback, secret: Option<&str>) -> Result<(), CallbackError> {
-    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return Err(CallbackError::Unauthorized);
-    };
-    let bearer = callback
-        .headers
-        .get("authorization")
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let given = callback
-        .query
-        .get("token")
-        .or_else(|| callback.headers.get("x-baton-token"))
-        .map(String::as_str)
-        .or(bearer)
-        .ok_or(CallbackError::Unauthorized)?;
-    if bool::from(given.trim().as_bytes().ct_eq(secret.as_bytes())) {
-        Ok(())
-    } else {
-        Err(CallbackError::Unauthorized)
-    }
+    callback.check_secret(secret)
 }
 
 /// The keys of the work a callback body names.

@@ -1,7 +1,8 @@
 //! Inbound TeamCity webhooks, which only wake the follower of the build they name (the
 //! follower then reads the build from TeamCity: a forged or stale payload changes
 //! nothing). Authenticated with the server's `callback.secret`, sent as the query
-//! parameter `token` or the header `X-Baton-Token` and compared in constant time; with
+//! parameter `token`, the header `X-Baton-Token` or `Authorization: Bearer`, compared in
+//! constant time; with
 //! no secret configured every callback is refused. TeamCity's native webhooks cannot
 //! sign their payloads, so the secret normally rides in the webhook URL.
 //!
@@ -12,8 +13,6 @@
 //! * tcWebHooks templates: a `buildId`/`build_id` field at the top, or a build URL such as
 //!   `build_status_url` (`…viewLog.html?buildTypeId=…&buildId=N`).
 
-use subtle::ConstantTimeEq;
-
 use crate::adapters::{Callback, CallbackError};
 
 /// The wake key of a build, shared by `wake_keys` and `callback`.
@@ -21,21 +20,10 @@ pub fn key(build_id: &str) -> String {
     format!("build:{build_id}")
 }
 
-/// Checks the callback's secret against the configured one.
+/// Checks the callback's secret against the configured one (query `token`, header
+/// `X-Baton-Token` or `Authorization: Bearer`; see `Callback::check_secret`).
 pub fn authenticate(secret: Option<&str>, callback: &Callback) -> Result<(), CallbackError> {
-    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return Err(CallbackError::Unauthorized);
-    };
-    let offered = callback
-        .query
-        .get("token")
-        .or_else(|| callback.headers.get("x-baton-token"))
-        .ok_or(CallbackError::Unauthorized)?;
-    if bool::from(offered.as_bytes().ct_eq(secret.as_bytes())) {
-        Ok(())
-    } else {
-        Err(CallbackError::Unauthorized)
-    }
+    callback.check_secret(secret)
 }
 
 /// The ids of the builds a payload is about.
@@ -183,6 +171,11 @@ mod tests {
     fn the_secret_comes_by_query_or_header() {
         let secret = Some("s3cret-s3cret");
         assert!(authenticate(secret, &callback(&[("token", "s3cret-s3cret")], &[])).is_ok());
+        assert!(authenticate(
+            secret,
+            &callback(&[], &[("authorization", "Bearer s3cret-s3cret")])
+        )
+        .is_ok());
         assert!(authenticate(
             secret,
             &callback(&[], &[("x-baton-token", "s3cret-s3cret")])
