@@ -94,6 +94,45 @@ pub(super) struct Build {
 }
 
 impl Build {
+    /// A build of `build_type` queued at `now`, not started, for the default branch and
+    /// with nothing posted; callers fill in what the trigger carried.
+    pub(super) fn queued(id: u64, build_type: String, plan: Plan, now: Instant) -> Build {
+        Build {
+            id,
+            build_type,
+            branch: None,
+            default_branch: true,
+            properties: BTreeMap::new(),
+            comment: None,
+            triggered_by: None,
+            queued_at: now,
+            plan,
+            released_at: None,
+            phase: Phase::Queued,
+            number: None,
+            started_at: None,
+            finished_at: None,
+            status: None,
+            status_text: None,
+            canceled: None,
+            failed_to_start: false,
+            removed_from_queue: false,
+        }
+    }
+
+    /// A fresh queued copy of this build under `id`: what it was triggered with, none of
+    /// what happened to it.
+    pub(super) fn requeued(&self, id: u64, now: Instant) -> Build {
+        Build {
+            branch: self.branch.clone(),
+            default_branch: self.default_branch,
+            properties: self.properties.clone(),
+            comment: self.comment.clone(),
+            triggered_by: self.triggered_by.clone(),
+            ..Build::queued(id, self.build_type.clone(), self.plan.clone(), now)
+        }
+    }
+
     /// When a queued build leaves the queue, if it is allowed to yet.
     fn leaves_queue_at(&self) -> Option<Instant> {
         let spec = &self.plan.spec;
@@ -276,31 +315,12 @@ mod tests {
     use super::*;
 
     fn build(spec: BuildTypeSpec, now: Instant) -> Build {
-        Build {
-            id: 1,
-            build_type: "App_Build".into(),
-            branch: None,
-            default_branch: true,
-            properties: BTreeMap::new(),
-            comment: None,
-            triggered_by: None,
-            queued_at: now,
-            plan: Plan {
-                status: spec.status.clone(),
-                duration: spec.duration,
-                spec,
-            },
-            released_at: None,
-            phase: Phase::Queued,
-            number: None,
-            started_at: None,
-            finished_at: None,
-            status: None,
-            status_text: None,
-            canceled: None,
-            failed_to_start: false,
-            removed_from_queue: false,
-        }
+        let plan = Plan {
+            status: spec.status.clone(),
+            duration: spec.duration,
+            spec,
+        };
+        Build::queued(1, "App_Build".into(), plan, now)
     }
 
     #[test]

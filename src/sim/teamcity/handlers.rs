@@ -214,8 +214,6 @@ fn trigger(call: &Call) -> Result<Response, ApiError> {
         };
         let id = s.next_build_id();
         let build = Build {
-            id,
-            build_type: build_type.clone(),
             branch,
             default_branch,
             properties: properties.clone(),
@@ -225,18 +223,7 @@ fn trigger(call: &Call) -> Result<Response, ApiError> {
                 at: call.now,
             }),
             triggered_by: user.clone(),
-            queued_at: call.now,
-            plan,
-            released_at: None,
-            phase: Phase::Queued,
-            number: None,
-            started_at: None,
-            finished_at: None,
-            status: None,
-            status_text: None,
-            canceled: None,
-            failed_to_start: false,
-            removed_from_queue: false,
+            ..Build::queued(id, build_type.clone(), plan, call.now)
         };
         *s.stats.triggers.entry(build_type.clone()).or_default() += 1;
         let entity = build_entity(s, &build, call.now, true);
@@ -385,21 +372,7 @@ fn readd(s: &mut State, id: u64, call: &Call) {
         return;
     };
     let new_id = s.next_build_id();
-    let copy = Build {
-        id: new_id,
-        queued_at: call.now,
-        released_at: None,
-        phase: Phase::Queued,
-        number: None,
-        started_at: None,
-        finished_at: None,
-        status: None,
-        status_text: None,
-        canceled: None,
-        failed_to_start: false,
-        removed_from_queue: false,
-        ..original
-    };
+    let copy = original.requeued(new_id, call.now);
     *s.stats.triggers.entry(copy.build_type.clone()).or_default() += 1;
     s.builds.insert(new_id, copy);
 }

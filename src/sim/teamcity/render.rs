@@ -11,7 +11,7 @@ use super::node::{Entity, Kind, Value};
 use super::state::State;
 use super::{BuildView, CanceledInfo};
 
-/// The agent every build runs on, and the placeholder of builds that never ran.
+/// The one agent every build runs on; builds that never ran show TeamCity's `N/A` agent.
 const AGENT: (i64, &str) = (1, "sim-agent-1");
 
 /// A build's public view for tests.
