@@ -47,6 +47,9 @@ pub enum RuntimeError {
     /// A push or poll asked to start an execution for a revision that already started one.
     #[error("revision {0}")]
     RevisionSeen(String),
+    /// The step was applied with others whose commit failed; nothing of it was stored.
+    #[error("storing the step failed: {0}")]
+    Unstored(String),
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
