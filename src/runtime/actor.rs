@@ -366,8 +366,11 @@ impl Actor {
         for effect in &step.effects {
             match effect {
                 Effect::RunAction { execution, run_id } => {
-                    if let Some(execution) = self.state.executions.get(execution) {
-                        follower::spawn(self.runtime.clone(), execution, run_id, false);
+                    let Some(execution) = self.state.executions.get(execution) else {
+                        continue;
+                    };
+                    if let Some(definition) = self.definitions.get(&execution.version) {
+                        follower::spawn(self.runtime.clone(), definition, execution, run_id, false);
                     }
                 }
                 Effect::CancelAction {
