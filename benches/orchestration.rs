@@ -1,6 +1,7 @@
 //! Orchestration benchmarks: the daemon against CI simulators on loopback, and each
-//! figure is the median of repeated runs with their spread. The daemon runs in this
-//! process (`App`, as `baton serve` builds it, store on disk).
+//! figure is the median of repeated runs with their spread. Most groups run the daemon
+//! in this process (`App`, as `baton serve` builds it, store on disk); recovery runs
+//! the real `baton serve` binary as a child process.
 //!
 //! - overhead: from the simulator finishing a build to the next action's trigger reaching
 //!   it (p50, p99), with callbacks and with polling only;
@@ -10,6 +11,8 @@
 //! - economy: CI requests per completed build on TeamCity and on Jenkins, with callbacks
 //!   and polling only, and requests/s with thousands of builds in flight (batched
 //!   polling);
+//! - recovery: after `kill -9` with thousands of held builds in flight, the time from
+//!   the restart until every one is read again, and the builds triggered again (none);
 //! - memory: resident memory per in-flight action (measured in a fresh child process,
 //!   with the simulator in another one, so neither earlier runs nor the simulator count).
 //!
@@ -19,8 +22,11 @@
 //! `target/bench/orchestration.json`.
 //!
 //! One concern per module under `orchestration/`: the CI kinds and simulators (`ci`),
-//! the daemon in process (`daemon`), a module per group, and the figures (`report`).
+//! the daemon in process (`daemon`) and as a child process (`child`), a module per
+//! group, and the figures (`report`).
 
+#[path = "orchestration/child.rs"]
+mod child;
 #[path = "orchestration/ci.rs"]
 mod ci;
 #[path = "orchestration/daemon.rs"]
@@ -31,6 +37,8 @@ mod economy;
 mod memory;
 #[path = "orchestration/overhead.rs"]
 mod overhead;
+#[path = "orchestration/recovery.rs"]
+mod recovery;
 #[path = "orchestration/report.rs"]
 mod report;
 #[path = "orchestration/throughput.rs"]
@@ -65,6 +73,10 @@ struct Sizes {
     inflight_window: Duration,
     memory_actions: usize,
     memory_per_execution: usize,
+    recovery_actions: usize,
+    recovery_per_execution: usize,
+    /// How long to watch for triggers after every build was read again.
+    recovery_grace: Duration,
 }
 
 impl Sizes {
@@ -85,6 +97,9 @@ impl Sizes {
             inflight_window: Duration::from_secs(5),
             memory_actions: 10_000,
             memory_per_execution: 10,
+            recovery_actions: 10_000,
+            recovery_per_execution: 10,
+            recovery_grace: Duration::from_secs(2),
         }
     }
 
@@ -105,6 +120,9 @@ impl Sizes {
             inflight_window: Duration::from_secs(1),
             memory_actions: 100,
             memory_per_execution: 10,
+            recovery_actions: 20,
+            recovery_per_execution: 10,
+            recovery_grace: Duration::from_millis(300),
         }
     }
 }
@@ -143,6 +161,9 @@ fn main() {
         }
         if wanted("economy") {
             economy::economy(&sizes, &mut report).await;
+        }
+        if wanted("recovery") {
+            recovery::recovery(&sizes, &mut report).await;
         }
     });
     if wanted("memory") {
