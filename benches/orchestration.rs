@@ -1,7 +1,7 @@
 //! Orchestration benchmarks: the daemon against CI simulators on loopback, and each
 //! figure is the median of repeated runs with their spread. Most groups run the daemon
-//! in this process (`App`, as `baton serve` builds it, store on disk); recovery runs
-//! the real `baton serve` binary as a child process.
+//! in this process (`App`, as `baton serve` builds it, store on disk); recovery and the
+//! API group run the real `baton serve` binary as a child process.
 //!
 //! - overhead: from the simulator finishing a build to the next action's trigger reaching
 //!   it (p50, p99), with callbacks and with polling only;
@@ -13,6 +13,8 @@
 //!   polling);
 //! - recovery: after `kill -9` with thousands of held builds in flight, the time from
 //!   the restart until every one is read again, and the builds triggered again (none);
+//! - api: requests/s and latency of `GET /api/v1/executions/{id}` and of TeamCity
+//!   webhooks, from a load generator in this process;
 //! - memory: resident memory per in-flight action (measured in a fresh child process,
 //!   with the simulator in another one, so neither earlier runs nor the simulator count).
 //!
@@ -25,6 +27,8 @@
 //! the daemon in process (`daemon`) and as a child process (`child`), a module per
 //! group, and the figures (`report`).
 
+#[path = "orchestration/api.rs"]
+mod api;
 #[path = "orchestration/child.rs"]
 mod child;
 #[path = "orchestration/ci.rs"]
@@ -77,6 +81,12 @@ struct Sizes {
     recovery_per_execution: usize,
     /// How long to watch for triggers after every build was read again.
     recovery_grace: Duration,
+    /// Finished executions in the daemon's history, and executions of 10 held builds
+    /// running, while the API is under load.
+    api_history: usize,
+    api_held_executions: usize,
+    api_connections: usize,
+    api_window: Duration,
 }
 
 impl Sizes {
@@ -100,6 +110,10 @@ impl Sizes {
             recovery_actions: 10_000,
             recovery_per_execution: 10,
             recovery_grace: Duration::from_secs(2),
+            api_history: 1000,
+            api_held_executions: 100,
+            api_connections: 32,
+            api_window: Duration::from_secs(10),
         }
     }
 
@@ -123,6 +137,10 @@ impl Sizes {
             recovery_actions: 20,
             recovery_per_execution: 10,
             recovery_grace: Duration::from_millis(300),
+            api_history: 10,
+            api_held_executions: 2,
+            api_connections: 4,
+            api_window: Duration::from_secs(1),
         }
     }
 }
@@ -164,6 +182,9 @@ fn main() {
         }
         if wanted("recovery") {
             recovery::recovery(&sizes, &mut report).await;
+        }
+        if wanted("api") {
+            api::api(&sizes, &mut report).await;
         }
     });
     if wanted("memory") {

@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use baton::api::dto::ExecutionDetail;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -130,5 +131,51 @@ impl Daemon {
         let body: serde_json::Value = response.json().await.unwrap_or_default();
         assert!(status.is_success(), "start {pipeline}: {status} {body}");
         body["id"].as_str().expect("an execution id").to_string()
+    }
+
+    pub async fn execution(&self, id: &str) -> ExecutionDetail {
+        self.http
+            .get(format!("{}/api/v1/executions/{id}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("the daemon answers")
+            .json()
+            .await
+            .expect("an execution")
+    }
+
+    /// Runs `total` executions of `pipeline`, `concurrency` at a time, each until it
+    /// succeeded; returns their ids.
+    pub async fn run_to_success(
+        &self,
+        pipeline: &str,
+        total: usize,
+        concurrency: usize,
+    ) -> Vec<String> {
+        let mut ids = Vec::new();
+        while ids.len() < total {
+            let mut batch = Vec::new();
+            while batch.len() < concurrency && ids.len() + batch.len() < total {
+                batch.push(self.start_execution(pipeline).await);
+            }
+            for id in &batch {
+                let deadline = Instant::now() + PATIENCE;
+                loop {
+                    let execution = self.execution(id).await;
+                    if execution.summary.status == "Succeeded" {
+                        break;
+                    }
+                    assert!(
+                        execution.summary.status == "InProgress" && Instant::now() < deadline,
+                        "{id} did not succeed: {:?}",
+                        execution.summary
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            ids.extend(batch);
+        }
+        ids
     }
 }

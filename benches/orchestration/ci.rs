@@ -73,9 +73,14 @@ impl Ci {
 
     /// Where the simulator sends callbacks for the daemon at `addr`.
     pub fn hook(self, addr: SocketAddr) -> String {
+        self.hook_at(&format!("http://{addr}"))
+    }
+
+    /// Where the simulator sends callbacks for the daemon at `url` (`http://host:port`).
+    pub fn hook_at(self, url: &str) -> String {
         match self {
-            Ci::TeamCity => format!("http://{addr}/hooks/teamcity/tc?token={SECRET}"),
-            Ci::Jenkins => format!("http://{addr}/hooks/jenkins/jk?token={SECRET}"),
+            Ci::TeamCity => format!("{url}/hooks/teamcity/tc?token={SECRET}"),
+            Ci::Jenkins => format!("{url}/hooks/jenkins/jk?token={SECRET}"),
         }
     }
 }
