@@ -19,14 +19,20 @@ const LOOK: Duration = Duration::from_millis(10);
 
 pub async fn recovery(sizes: &Sizes, report: &mut Report) {
     let (mut followed, mut listening, mut retriggered) = (Vec::new(), Vec::new(), Vec::new());
+    let mut reads = String::new();
     for _ in 0..sizes.runs {
         let run = recovery_once(sizes).await;
         followed.push(run.followed.as_secs_f64());
         listening.push(run.listening.as_secs_f64());
         retriggered.push(run.retriggered as f64);
+        reads = format!(
+            "{} CI requests until every build was read again, {:.0} builds per list read",
+            run.requests, run.builds_per_list
+        );
     }
     let note = format!(
-        "{} held builds ({} executions of {} parallel actions), SIGKILL, restart on the same store",
+        "{} held builds ({} executions of {} parallel actions), SIGKILL, restart on the same \
+         store; the last run: {reads}",
         sizes.recovery_actions,
         sizes.recovery_actions / sizes.recovery_per_execution,
         sizes.recovery_per_execution
@@ -45,6 +51,9 @@ struct Recovered {
     followed: Duration,
     listening: Duration,
     retriggered: usize,
+    /// CI requests from the restart until every build was read again.
+    requests: usize,
+    builds_per_list: f64,
 }
 
 async fn recovery_once(sizes: &Sizes) -> Recovered {
@@ -69,6 +78,7 @@ async fn recovery_once(sizes: &Sizes) -> Recovered {
     .await;
     assert_eq!(running(&tc), builds, "only the held builds run");
     let triggered = triggers(&tc);
+    let before = tc.stats();
 
     daemon.kill9().await;
     let restarted = daemon.launch().await;
@@ -83,6 +93,8 @@ async fn recovery_once(sizes: &Sizes) -> Recovered {
         tokio::time::sleep(LOOK).await;
     }
     let followed = restarted.elapsed();
+    let after = tc.stats();
+    let lists = &after.builds_list_sizes[before.builds_list_sizes.len()..];
     // Anything the new daemon would trigger again would come with or soon after the
     // first reads; give it a moment.
     tokio::time::sleep(sizes.recovery_grace).await;
@@ -92,6 +104,8 @@ async fn recovery_once(sizes: &Sizes) -> Recovered {
         followed,
         listening,
         retriggered,
+        requests: after.total_requests - before.total_requests,
+        builds_per_list: lists.iter().sum::<usize>() as f64 / lists.len().max(1) as f64,
     }
 }
 
