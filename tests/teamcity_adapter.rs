@@ -578,6 +578,7 @@ async fn concurrent_builds_are_polled_in_batches() {
         ", rate_limit: {per_second: 1000, burst: 1000}",
     )));
     const N: usize = 20;
+    let began = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for n in 0..N {
         let adapter = adapter.clone();
@@ -600,6 +601,9 @@ async fn concurrent_builds_are_polled_in_batches() {
         "largest batch {largest}: {:?}",
         stats.builds_list_sizes
     );
+    // The simulator notes each build's reads, in lists as well as alone.
+    assert_eq!(sim.builds_read_since(began), N);
+    assert_eq!(sim.builds_read_since(tokio::time::Instant::now()), 0);
 }
 
 /// A webhook receiver: every request it gets, as a `Callback`.

@@ -91,6 +91,8 @@ pub(super) struct Build {
     pub(super) canceled: Option<Canceled>,
     pub(super) failed_to_start: bool,
     pub(super) removed_from_queue: bool,
+    /// When a client last read the build: alone, one field of it, or in a list.
+    pub(super) last_read_at: Option<Instant>,
 }
 
 impl Build {
@@ -117,6 +119,7 @@ impl Build {
             canceled: None,
             failed_to_start: false,
             removed_from_queue: false,
+            last_read_at: None,
         }
     }
 

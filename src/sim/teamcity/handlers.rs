@@ -74,6 +74,7 @@ pub(super) fn handle(call: Call, path: &[&str]) -> Result<Response, ApiError> {
 fn one(call: &Call, id: u64) -> Result<Response, ApiError> {
     let fields = call.fields()?;
     let entity = call.shared.with(call.now, |s| {
+        s.note_read(id, call.now);
         s.builds
             .get(&id)
             .map(|b| build_entity(s, b, call.now, false))
@@ -96,6 +97,9 @@ fn list_by(call: &Call, locator: Option<&str>, queued_only: bool) -> Result<Resp
     };
     let entity = call.shared.with(call.now, |s| {
         let page = query::list(s, locator, queued_only)?;
+        for id in &page.ids {
+            s.note_read(*id, call.now);
+        }
         let items = page
             .ids
             .iter()
@@ -138,6 +142,7 @@ fn strip_paging(locator: &str) -> String {
 /// `GET …/{locator}/{field}` as `text/plain`.
 fn field_text(call: &Call, id: u64, field: &str) -> Result<Response, ApiError> {
     let value = call.shared.with(call.now, |s| {
+        s.note_read(id, call.now);
         let b = s
             .builds
             .get(&id)

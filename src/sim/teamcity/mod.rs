@@ -212,6 +212,8 @@ pub struct BuildView {
     pub queued_at: Instant,
     /// When the build finished, as the server has it.
     pub finished_at: Option<Instant>,
+    /// When a client last read the build: alone, one field of it, or in a list.
+    pub last_read_at: Option<Instant>,
 }
 
 /// Requests by the part of the API they used.
@@ -318,6 +320,18 @@ impl TeamCitySim {
                 .range(first..)
                 .map(|(_, b)| render::view(b))
                 .collect()
+        })
+    }
+
+    /// How many builds a client has read (alone, one field, or in a list) at or after
+    /// `since`: whether a restarted client follows every build again, without copying
+    /// them all as [`TeamCitySim::builds`] does.
+    pub fn builds_read_since(&self, since: Instant) -> usize {
+        self.shared.with(Instant::now(), |s| {
+            s.builds
+                .values()
+                .filter(|b| b.last_read_at.is_some_and(|at| at >= since))
+                .count()
         })
     }
 

@@ -35,6 +35,7 @@ pub(super) fn view(b: &Build) -> BuildView {
         removed_from_queue: b.removed_from_queue,
         queued_at: b.queued_at,
         finished_at: b.finished_at,
+        last_read_at: b.last_read_at,
     }
 }
 

@@ -162,6 +162,13 @@ impl State {
         id
     }
 
+    /// Notes that a client read build `id` (if it exists) at `now`.
+    pub(super) fn note_read(&mut self, id: u64, now: Instant) {
+        if let Some(build) = self.builds.get_mut(&id) {
+            build.last_read_at = Some(now);
+        }
+    }
+
     /// Moves every build along to `now`, announcing each transition.
     pub(super) fn settle(&mut self, now: Instant) {
         let ids: Vec<u64> = self
