@@ -145,12 +145,13 @@ impl App {
         let router = api::router(self.state, &self.settings.limits);
         let grace = self.settings.limits.shutdown_grace;
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let header_timeout = self.settings.limits.request_header_timeout;
+        let server = api::server::serve(self.listener, router, header_timeout, async move {
             shutdown.await;
             tracing::info!("shutting down: no new requests");
             let _ = stopping.send(());
         });
-        let mut server = tokio::spawn(async move { server.await });
+        let mut server = tokio::spawn(server);
         tokio::select! {
             ended = &mut server => {
                 // The server stopped before any signal: that is an error to report.

@@ -63,6 +63,7 @@ impl From<RuntimeError> for ServiceError {
                 ServiceError::Unavailable("the daemon is shutting down".into())
             }
             RuntimeError::RevisionSeen(m) => ServiceError::Conflict(format!("revision {m}")),
+            RuntimeError::Unstored(m) => ServiceError::Internal(m),
         }
     }
 }

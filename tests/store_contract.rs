@@ -296,7 +296,7 @@ mod fixtures {
     ) {
         store
             .commit(Commit {
-                event,
+                events: vec![event],
                 executions: executions.to_vec(),
                 gates,
                 source: None,
@@ -366,7 +366,7 @@ pub mod contract {
         let b2 = seen("b2", Some(&first.id));
         store
             .commit(Commit {
-                event: event("web", Some(&first.id), "Start", 2),
+                events: vec![event("web", Some(&first.id), "Start", 2)],
                 executions: vec![&first],
                 gates: None,
                 source: Some(&b2),
@@ -387,7 +387,7 @@ pub mod contract {
         let second = execution(&id(2), "web", InProgress, 3);
         let result = store
             .commit(Commit {
-                event: event("web", Some(&second.id), "Start", 3),
+                events: vec![event("web", Some(&second.id), "Start", 3)],
                 executions: vec![&second],
                 gates: None,
                 source: Some(&seen("b2", Some(&second.id))),
@@ -562,6 +562,31 @@ pub mod contract {
         assert_eq!(store.events(&second.id).await.unwrap().len(), 1);
         assert!(store.events(&id(99)).await.unwrap().is_empty());
         assert_eq!(store.execution(&id(99)).await.unwrap(), None);
+
+        // Several steps in one commit (group commit): every event in its order, each
+        // execution as it stands after the last of them.
+        let mut third = execution(&id(3), "web", InProgress, 13);
+        let steps = ["Started", "ActionStarted", "ActionSucceeded"]
+            .map(|kind| event("web", Some(&third.id), kind, 13));
+        third.status = Succeeded;
+        store
+            .commit(Commit {
+                events: steps.to_vec(),
+                executions: vec![&third],
+                gates: None,
+                source: None,
+            })
+            .await
+            .expect("group commit");
+        let stored: Vec<EventRecord> = store
+            .events(&third.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record)
+            .collect();
+        assert_eq!(stored, steps);
+        assert_eq!(store.execution(&third.id).await.unwrap(), Some(third));
     }
 
     /// A commit that cannot be written in full leaves no trace: the event, the executions
@@ -585,7 +610,7 @@ pub mod contract {
         let orphan = execution(&id(3), "ghost", InProgress, 3);
         let result = store
             .commit(Commit {
-                event: event("web", Some(&good.id), "Started", 3),
+                events: vec![event("web", Some(&good.id), "Started", 3)],
                 executions: vec![&good, &orphan],
                 gates: Some(&Gates::default()),
                 source: None,
@@ -597,10 +622,26 @@ pub mod contract {
         assert!(store.events(&good.id).await.unwrap().is_empty());
         assert_eq!(store.gates("web").await.unwrap(), kept);
 
+        // A group of events fails as one: a later event's refusal undoes the earlier ones.
+        let result = store
+            .commit(Commit {
+                events: vec![
+                    event("web", Some(&good.id), "Started", 3),
+                    event("ghost", Some(&good.id), "Started", 3),
+                ],
+                executions: vec![&good],
+                gates: None,
+                source: None,
+            })
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        assert!(store.events(&good.id).await.unwrap().is_empty());
+        assert_eq!(store.execution(&good.id).await.unwrap(), None);
+
         // An event for a pipeline that is not stored is refused the same way.
         let result = store
             .commit(Commit {
-                event: event("ghost", None, "Started", 4),
+                events: vec![event("ghost", None, "Started", 4)],
                 executions: vec![],
                 gates: None,
                 source: None,
@@ -849,7 +890,7 @@ pub mod contract {
                     let event = event("web", Some(&execution.id), "Step", i64::from(step));
                     store
                         .commit(Commit {
-                            event,
+                            events: vec![event],
                             executions: vec![&execution],
                             gates: lock.as_ref(),
                             source: None,

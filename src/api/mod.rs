@@ -12,6 +12,7 @@ mod extract;
 mod hooks;
 mod jobs;
 mod pipelines;
+pub mod server;
 mod system;
 
 use std::sync::Arc;

@@ -347,6 +347,10 @@ pub struct Limits {
     /// How long a client may take to send a request's body; a slower one gets 408.
     #[serde(with = "humantime_serde")]
     pub request_body_timeout: Duration,
+    /// How long a client may take to send a request's line and headers; a slower one has
+    /// its connection closed (also between requests on a kept-alive connection).
+    #[serde(with = "humantime_serde")]
+    pub request_header_timeout: Duration,
     /// How long SIGTERM waits for in-flight requests and store writes.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -410,6 +414,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1024 * 1024,
             request_body_timeout: Duration::from_secs(30),
+            request_header_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -100,20 +100,18 @@ impl Notifier {
             .collect()
     }
 
-    /// Publishes what a stored step changed in `after`.
-    pub fn after(
+    /// What a step changed in `after`, to publish once the step is stored.
+    pub fn changes(
         &self,
         definition: &Pipeline,
         before: Option<&Snapshot>,
         after: &Execution,
         public_url: &str,
-    ) {
+    ) -> Vec<Notification> {
         if self.is_empty() {
-            return;
+            return Vec::new();
         }
-        for notification in changes(definition, before, after, public_url, after.updated_at) {
-            self.publish(notification);
-        }
+        changes(definition, before, after, public_url, after.updated_at)
     }
 }
 

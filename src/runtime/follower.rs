@@ -16,11 +16,27 @@ use super::{metrics, Runtime, RuntimeError};
 use crate::adapters::{AdapterError, Outcome, Progress, Started};
 use crate::engine::state::Execution;
 use crate::engine::{ActionOutcome, Event};
+use crate::model::Pipeline;
 
 /// Starts following a run; `recovered` means a trigger may already have been sent.
-pub(super) fn spawn(runtime: Runtime, execution: &Execution, run_id: &str, recovered: bool) {
+/// `definition` is the version of the pipeline the execution runs. The follower keeps only
+/// what it needs to reach the work (the prepared context and a few ids), not the execution
+/// or the definition: thousands of them may be in flight.
+pub(super) fn spawn(
+    runtime: Runtime,
+    definition: &Pipeline,
+    execution: &Execution,
+    run_id: &str,
+    recovered: bool,
+) {
     let Some((s, a)) = execution.find_run(run_id) else {
         return;
+    };
+    let prepared = match prepare(&runtime, definition, execution, run_id) {
+        Ok(Some(prepared)) => Ok(prepared),
+        // Approvals wait for people, not for an executor.
+        Ok(None) => return,
+        Err(why) => Err(why),
     };
     let external_id = execution.stages[s].actions[a].external_id.clone();
     let token = runtime.inner.shutdown.child_token();
@@ -29,7 +45,8 @@ pub(super) fn spawn(runtime: Runtime, execution: &Execution, run_id: &str, recov
     lock(&runtime.inner.wakers).insert(run_id.to_string(), notify.clone());
     let follower = Follower {
         runtime: runtime.clone(),
-        execution: execution.clone(),
+        pipeline: execution.pipeline.clone(),
+        execution_id: execution.id.clone(),
         run_id: run_id.to_string(),
         token,
         notify,
@@ -43,11 +60,19 @@ pub(super) fn spawn(runtime: Runtime, execution: &Execution, run_id: &str, recov
     );
     runtime.inner.tasks.spawn(
         async move {
-            let run_id = follower.run_id.clone();
-            let runtime = follower.runtime.clone();
-            follower.run(recovered, external_id).await;
-            lock(&runtime.inner.followers).remove(&run_id);
-            lock(&runtime.inner.wakers).remove(&run_id);
+            match prepared {
+                Ok(prepared) => follower.run(prepared, recovered, external_id).await,
+                Err(why) => {
+                    follower
+                        .complete(ActionOutcome::Failed {
+                            error: why,
+                            outputs: Default::default(),
+                        })
+                        .await
+                }
+            }
+            lock(&follower.runtime.inner.followers).remove(&follower.run_id);
+            lock(&follower.runtime.inner.wakers).remove(&follower.run_id);
         }
         .instrument(span),
     );
@@ -161,44 +186,15 @@ impl Drop for WakeKeys {
 
 struct Follower {
     runtime: Runtime,
-    execution: Execution,
+    pipeline: String,
+    execution_id: String,
     run_id: String,
     token: CancellationToken,
     notify: Arc<Notify>,
 }
 
 impl Follower {
-    async fn run(&self, recovered: bool, external_id: Option<String>) {
-        let definition = loop {
-            match self
-                .runtime
-                .store()
-                .pipeline_version(&self.execution.pipeline, self.execution.version)
-                .await
-            {
-                Ok(Some(definition)) => break definition,
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the pipeline definition; will retry");
-                    if !self.pause(Duration::from_secs(1)).await {
-                        return;
-                    }
-                }
-            }
-        };
-        let prepared = match prepare(&self.runtime, &definition, &self.execution, &self.run_id) {
-            Ok(Some(prepared)) => prepared,
-            // Approvals wait for people, not for an executor.
-            Ok(None) => return,
-            Err(why) => {
-                self.complete(ActionOutcome::Failed {
-                    error: why,
-                    outputs: Default::default(),
-                })
-                .await;
-                return;
-            }
-        };
+    async fn run(&self, prepared: Prepared, recovered: bool, external_id: Option<String>) {
         let Prepared {
             adapter,
             context,
@@ -226,7 +222,7 @@ impl Follower {
                     return;
                 };
                 self.deliver(Event::ActionStarted {
-                    execution: self.execution.id.clone(),
+                    execution: self.execution_id.clone(),
                     run_id: self.run_id.clone(),
                     external_id: started.external_id.clone(),
                     external_url: started.external_url.clone(),
@@ -272,7 +268,7 @@ impl Follower {
                                 }
                             }
                             self.deliver(Event::ActionProgress {
-                                execution: self.execution.id.clone(),
+                                execution: self.execution_id.clone(),
                                 run_id: self.run_id.clone(),
                                 external_id: better_id.clone(),
                                 external_url: external_url.clone(),
@@ -382,7 +378,7 @@ impl Follower {
 
     async fn complete(&self, outcome: ActionOutcome) {
         self.deliver(Event::ActionCompleted {
-            execution: self.execution.id.clone(),
+            execution: self.execution_id.clone(),
             run_id: self.run_id.clone(),
             outcome,
         })
@@ -393,11 +389,7 @@ impl Follower {
     async fn deliver(&self, event: Event) {
         let mut delays = backoff(&self.runtime);
         loop {
-            match self
-                .runtime
-                .submit(&self.execution.pipeline, event.clone())
-                .await
-            {
+            match self.runtime.submit(&self.pipeline, event.clone()).await {
                 Ok(_) | Err(RuntimeError::Rejected(_)) | Err(RuntimeError::ShuttingDown) => return,
                 Err(error) => {
                     tracing::warn!(%error, event = event.kind(), "could not record; will retry");

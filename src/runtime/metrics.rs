@@ -8,6 +8,7 @@ use crate::engine::state::{Execution, Time};
 pub const EXECUTIONS_FINISHED: &str = "baton_executions_finished_total";
 pub const ACTION_DURATION: &str = "baton_action_duration_seconds";
 pub const STORE_COMMIT: &str = "baton_store_commit_seconds";
+pub const STORE_COMMIT_STEPS: &str = "baton_store_commit_steps";
 pub const QUEUE_WAIT: &str = "baton_stage_queue_wait_seconds";
 
 /// Registers descriptions, so `/metrics` explains each series.
@@ -24,7 +25,11 @@ pub fn describe_metrics() {
     metrics::describe_histogram!(
         STORE_COMMIT,
         metrics::Unit::Seconds,
-        "Time to durably store one engine step"
+        "Time to durably store one group of engine steps"
+    );
+    metrics::describe_histogram!(
+        STORE_COMMIT_STEPS,
+        "Engine steps stored together in one commit"
     );
     metrics::describe_histogram!(
         QUEUE_WAIT,
@@ -33,8 +38,9 @@ pub fn describe_metrics() {
     );
 }
 
-pub(super) fn store_commit(elapsed: Duration) {
+pub(super) fn store_commit(elapsed: Duration, steps: usize) {
     metrics::histogram!(STORE_COMMIT).record(elapsed.as_secs_f64());
+    metrics::histogram!(STORE_COMMIT_STEPS).record(steps as f64);
 }
 
 pub(super) fn execution_finished(execution: &Execution) {

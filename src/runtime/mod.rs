@@ -25,7 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::adapters::{Adapter, LogChunk};
 use crate::engine::state::{Execution, Time};
 use crate::engine::{Event, Rejection};
-use crate::model::Catalog;
+use crate::model::{Catalog, Pipeline};
 use crate::store::{SourceRevision, Store, StoreError};
 
 pub use executors::Executors;
@@ -47,6 +47,9 @@ pub enum RuntimeError {
     /// A push or poll asked to start an execution for a revision that already started one.
     #[error("revision {0}")]
     RevisionSeen(String),
+    /// The step was applied with others whose commit failed; nothing of it was stored.
+    #[error("storing the step failed: {0}")]
+    Unstored(String),
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
@@ -192,8 +195,25 @@ impl Runtime {
             self.actor(pipeline)?;
         }
         let count = active.len();
+        let mut definitions: HashMap<(String, u32), Option<Pipeline>> = HashMap::new();
         for execution in active {
-            self.resume(&execution);
+            let key = (execution.pipeline.clone(), execution.version);
+            if !definitions.contains_key(&key) {
+                let definition = self
+                    .inner
+                    .store
+                    .pipeline_version(&execution.pipeline, execution.version)
+                    .await?;
+                definitions.insert(key.clone(), definition);
+            }
+            match &definitions[&key] {
+                Some(definition) => self.resume(definition, &execution),
+                None => tracing::error!(
+                    execution = %execution.id,
+                    version = execution.version,
+                    "the pipeline version this execution runs is not stored; its actions are not resumed"
+                ),
+            }
         }
         Ok(count)
     }
@@ -365,7 +385,7 @@ impl Runtime {
     }
 
     /// Restarts the work of an execution loaded from the store.
-    fn resume(&self, execution: &Execution) {
+    fn resume(&self, definition: &Pipeline, execution: &Execution) {
         for stage in &execution.stages {
             for run in &stage.actions {
                 if run.status != Some(crate::engine::state::ActionStatus::InProgress) {
@@ -377,7 +397,7 @@ impl Runtime {
                 if let Some(at) = run.deadline {
                     self.arm_timer(&execution.pipeline, &execution.id, &run_id, at);
                 }
-                follower::spawn(self.clone(), execution, &run_id, true);
+                follower::spawn(self.clone(), definition, execution, &run_id, true);
             }
         }
     }

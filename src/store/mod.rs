@@ -64,11 +64,14 @@ pub struct StoredEvent {
     pub record: EventRecord,
 }
 
-/// What one engine step changed, written in a single transaction: the event that caused it,
-/// every execution it touched, and the pipeline's gates when they changed.
+/// What one or more engine steps of a pipeline changed, written in a single transaction:
+/// the events that caused them, in order, every execution they touched (as it stands after
+/// the last one), and the pipeline's gates when they changed. Several steps share one
+/// commit when events queue up at the pipeline (group commit): one durable write for all.
 #[derive(Debug, Clone)]
 pub struct Commit<'a> {
-    pub event: EventRecord,
+    /// At least one; all of the same pipeline.
+    pub events: Vec<EventRecord>,
     pub executions: Vec<&'a Execution>,
     pub gates: Option<&'a Gates>,
     /// The source revision that started the execution, when a push or a poll did.
@@ -173,7 +176,7 @@ pub trait Store: Send + Sync + 'static {
     /// The pipeline's gates; default (all open, nothing waiting) when never written.
     async fn gates(&self, pipeline: &str) -> Result<Gates>;
 
-    /// Appends the event and writes the executions and gates, atomically and durably.
+    /// Appends the events and writes the executions and gates, atomically and durably.
     async fn commit(&self, commit: Commit<'_>) -> Result<()>;
 
     async fn execution(&self, id: &str) -> Result<Option<Execution>>;

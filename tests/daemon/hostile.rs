@@ -1,8 +1,8 @@
-//! Hostile HTTP input against the real daemon: oversized and trickled bodies, wrong
-//! content types, malformed, non-UTF-8, huge and deeply nested documents, and path
-//! segments made of `..`, encoded slashes, quotes and SQL. Each gets a 4xx answer in the
-//! API's error format (or a timeout), and the store is the same afterwards, compared
-//! through a dump of every pipeline and execution.
+//! Hostile HTTP input against the real daemon: oversized and trickled bodies, trickled
+//! headers, wrong content types, malformed, non-UTF-8, huge and deeply nested documents,
+//! and path segments made of `..`, encoded slashes, quotes and SQL. Each gets a 4xx
+//! answer in the API's error format (or a timeout, or a closed connection), and the store
+//! is the same afterwards, compared through a dump of every pipeline and execution.
 
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ async fn hostile_requests_get_client_errors_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let repo = GitRepo::new(dir.path());
     let config = format!(
-        "limits:\n  max_body_bytes: 1048576\n  request_body_timeout: 1s\n\
+        "limits:\n  max_body_bytes: 1048576\n  request_body_timeout: 1s\n  request_header_timeout: 1s\n\
          servers:\n  - {{name: jk, kind: jenkins, url: \"http://127.0.0.1:9\", callback: {{secret: {HOOK_SECRET}}}}}\n"
     );
     let daemon = Daemon::start(dir.path(), &config).await;
@@ -326,6 +326,47 @@ async fn hostile_requests_get_client_errors_and_change_nothing() {
     assert!(
         answer.starts_with("HTTP/1.1 408"),
         "a trickled body times out: {answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A client trickling its request line and headers (a byte every 100 ms, never
+    // finishing) is disconnected once the header timeout (1 s) passes, before any of it
+    // reaches a handler.
+    let stream = TcpStream::connect(daemon.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST /api/v1/pipelines/keep/executions HTTP/1.1\r\nHost: baton\r\n\
+         Authorization: Bearer {}\r\nX-Padding: {}",
+        daemon.token,
+        "x".repeat(1000)
+    );
+    let trickle = tokio::spawn(async move {
+        for byte in head.into_bytes() {
+            if writer.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer))
+        .await
+        .expect("the daemon closes a connection whose headers never end")
+        .ok();
+    let sending = !trickle.is_finished();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(sending, "closed while the client was still sending");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "trickled headers reach no handler: {answer}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(30),

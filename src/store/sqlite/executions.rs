@@ -1,6 +1,6 @@
-//! The write-ahead path and what reads it back: `commit` appends one event and writes the
-//! executions and gates it changed in a single transaction; the rest are the queries over
-//! executions and the event log.
+//! The write-ahead path and what reads it back: `commit` appends a group of events and
+//! writes the executions and gates they changed in a single transaction; the rest are the
+//! queries over executions and the event log.
 
 use sqlx::SqlitePool;
 
@@ -30,10 +30,17 @@ impl<'a> ExecutionRow<'a> {
 }
 
 pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()> {
+    let Some(first) = commit.events.first() else {
+        return Err(StoreError::Conflict(
+            "a commit needs at least one event".into(),
+        ));
+    };
     // Encode everything before taking the write lock, to hold it as briefly as possible.
-    let event = &commit.event;
-    let event_body = encode_json(&event.body)?;
-    let event_at = encode_time(event.at);
+    let events = commit
+        .events
+        .iter()
+        .map(|event| Ok((event, encode_json(&event.body)?, encode_time(event.at))))
+        .collect::<Result<Vec<_>>>()?;
     let executions = commit
         .executions
         .iter()
@@ -42,21 +49,23 @@ pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()
     let gates = commit.gates.map(encode_json).transpose()?;
 
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(
-        "INSERT INTO events (pipeline, execution_id, kind, body, at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&event.pipeline)
-    .bind(&event.execution_id)
-    .bind(&event.kind)
-    .bind(&event_body)
-    .bind(&event_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| {
-        unknown_pipeline(e, || {
-            format!("event {} of pipeline {}", event.kind, event.pipeline)
-        })
-    })?;
+    for (event, body, at) in &events {
+        sqlx::query(
+            "INSERT INTO events (pipeline, execution_id, kind, body, at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&event.pipeline)
+        .bind(&event.execution_id)
+        .bind(&event.kind)
+        .bind(body)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            unknown_pipeline(e, || {
+                format!("event {} of pipeline {}", event.kind, event.pipeline)
+            })
+        })?;
+    }
 
     for row in &executions {
         let execution = row.execution;
@@ -93,7 +102,7 @@ pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()
         sqlx::query(
             "INSERT INTO gates (pipeline, body) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET body = excluded.body",
         )
-        .bind(&event.pipeline)
+        .bind(&first.pipeline)
         .bind(body)
         .execute(&mut *tx)
         .await?;
