@@ -239,8 +239,10 @@ impl Follower {
         let mut delays = backoff(&self.runtime);
         let mut last_seen: Option<Progress> = None;
         // The first look and a look after a callback go out at once; scheduled polls
-        // may wait a moment to share a request with other builds.
-        let mut woken = true;
+        // may wait a moment to share a request with other builds. After a restart every
+        // running build is looked at again at the same moment: those first looks wait to
+        // share requests too, so thousands of them cost a few list reads, not one each.
+        let mut woken = !recovered;
         loop {
             let status = adapter.status(&context, &external_id);
             let wait = match crate::adapters::batch::urgency(woken, status).await {

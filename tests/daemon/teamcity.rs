@@ -518,6 +518,61 @@ async fn callbacks_alone_finish_an_execution_when_polls_are_an_hour_apart() {
 }
 
 #[tokio::test]
+async fn after_a_restart_the_first_reads_of_running_builds_share_list_requests() {
+    const BUILDS: usize = 12;
+    // Polls an hour apart: every read after the restart is the recovery's first look.
+    let World(_dir, repo, tc, mut daemon) = world(|tc| server_polling(tc, "1h", "1h", "")).await;
+    tc.add_build_type(
+        "App_Build",
+        BuildTypeSpec {
+            hold: true,
+            ..build_type(None)
+        },
+    );
+    let pipeline = stages(
+        "many",
+        "PARALLEL",
+        &repo.url,
+        &[("Build", &[("Compile", "App_Build")])],
+    );
+    daemon.apply("many", &pipeline).await;
+    let applied = tokio::time::Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..BUILDS {
+        ids.push(daemon.start_run("many", json!({})).await);
+    }
+    for id in &ids {
+        daemon
+            .wait_action(id, "Build", "Compile", "InProgress")
+            .await;
+    }
+    sim_until("every build to be read once", || {
+        (tc.builds_read_since(applied) == BUILDS).then_some(())
+    })
+    .await;
+
+    daemon.kill9().await;
+    let restarted = tokio::time::Instant::now();
+    let before = tc.stats();
+    daemon.restart().await;
+    sim_until("every build to be read again", || {
+        (tc.builds_read_since(restarted) == BUILDS).then_some(())
+    })
+    .await;
+    let after = tc.stats();
+    let lists = after.builds_list_sizes.len() - before.builds_list_sizes.len();
+    let singles = after.by_kind.build - before.by_kind.build;
+    assert!(
+        lists + singles <= BUILDS / 3,
+        "{BUILDS} recovered builds took {lists} list reads and {singles} single reads"
+    );
+    assert_eq!(
+        after.triggers_per_build_type, before.triggers_per_build_type,
+        "nothing triggered again"
+    );
+}
+
+#[tokio::test]
 async fn the_reads_of_many_running_builds_are_batched_into_list_requests() {
     const BUILDS: usize = 8;
     let World(_dir, repo, tc, daemon) = world(|tc| server(tc, "")).await;
