@@ -1,5 +1,5 @@
 //! A finished build becomes an outcome: its result through the action's mapping, and its
-//! outputs — build facts, test counts from `testReport` when the build has one, artifact
+//! outputs — build facts, test counts from the build's test result action, artifact
 //! paths and the keys of the `PropertyFile` artifact. A successful build whose property
 //! file is missing or unreadable fails: later actions would miss its variables.
 
@@ -9,7 +9,7 @@ use super::action::JobConfig;
 use super::outputs::{self, Outputs};
 use super::path::{encode_relative, JobPath};
 use super::results::{describe, Verdict};
-use super::wire::{Build, TestReport};
+use super::wire::Build;
 use super::JenkinsAdapter;
 use crate::adapters::{ActionContext, Outcome, Result};
 
@@ -25,7 +25,11 @@ impl JenkinsAdapter {
         let number = polled.number;
         let what = format!("read the outcome of build #{number} of job `{job}`");
         let path = format!("{}api/json", job.build_path(number));
-        let tree = "number,result,building,duration,artifacts[relativePath]".to_string();
+        // The test counts come with the build (its test result action), not from a
+        // second request to `testReport`.
+        let tree = "number,result,building,duration,artifacts[relativePath],\
+                    actions[failCount,skipCount,totalCount]"
+            .to_string();
         let build: Build = self
             .jenkins
             .get_json(&what, &path, &[("tree", tree)])
@@ -38,7 +42,7 @@ impl JenkinsAdapter {
         let (verdict, rule) = config.mapping.verdict(&result);
         let mut outputs =
             outputs::build_outputs(number, url, &result, build.duration, &build.artifacts);
-        let report = self.test_report(job, number).await?;
+        let report = build.test_counts();
         if let Some(report) = &report {
             outputs::test_outputs(report, &mut outputs);
         }
@@ -75,21 +79,6 @@ impl JenkinsAdapter {
                 outputs,
             },
         })
-    }
-
-    /// The build's test counts; `None` when it recorded no tests (404).
-    async fn test_report(&self, job: &JobPath, number: u64) -> Result<Option<TestReport>> {
-        let what = format!("read the test report of build #{number} of job `{job}`");
-        let path = format!("{}testReport/api/json", job.build_path(number));
-        let tree = "passCount,failCount,skipCount".to_string();
-        let reply = self.jenkins.get(&what, &path, &[("tree", tree)]).await?;
-        if reply.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !reply.status.is_success() {
-            return Err(self.jenkins.failure(&what, &reply));
-        }
-        self.jenkins.decode(&what, &reply).map(Some)
     }
 
     /// The keys of the property file artifact, or why there are none.
