@@ -378,9 +378,13 @@ impl Actor {
                     run_id,
                     external_id,
                 } => {
-                    if let Some(execution) = self.state.executions.get(execution) {
+                    let Some(execution) = self.state.executions.get(execution) else {
+                        continue;
+                    };
+                    if let Some(definition) = self.definitions.get(&execution.version) {
                         follower::cancel(
                             self.runtime.clone(),
+                            definition,
                             execution,
                             run_id,
                             external_id.clone(),

@@ -79,8 +79,10 @@ pub(super) fn spawn(
 }
 
 /// Stops following a run that no longer counts and asks its executor to cancel the work.
+/// `definition` is the version of the pipeline the execution runs, as for [`spawn`].
 pub(super) fn cancel(
     runtime: Runtime,
+    definition: &Pipeline,
     execution: &Execution,
     run_id: &str,
     external_id: Option<String>,
@@ -88,14 +90,15 @@ pub(super) fn cancel(
     if let Some(token) = lock(&runtime.inner.followers).remove(run_id) {
         token.cancel();
     }
-    let execution = execution.clone();
+    let Ok(Some(Prepared {
+        adapter, context, ..
+    })) = prepare(&runtime, definition, execution, run_id)
+    else {
+        return;
+    };
     let run_id = run_id.to_string();
     let shutdown = runtime.inner.shutdown.clone();
     runtime.inner.tasks.clone().spawn(async move {
-        let Some(prepared) = context_for(&runtime, &execution, &run_id).await else {
-            return;
-        };
-        let (adapter, context) = (prepared.adapter, prepared.context);
         let mut delays = backoff(&runtime);
         for _ in 0..6 {
             match adapter.cancel(&context, external_id.as_deref()).await {
@@ -142,18 +145,6 @@ fn next_delay(
 ) -> Duration {
     let delay = delays.next().unwrap_or(Duration::from_secs(60));
     retry_after.map_or(delay, |after| after.max(delay))
-}
-
-async fn context_for(runtime: &Runtime, execution: &Execution, run_id: &str) -> Option<Prepared> {
-    let definition = runtime
-        .store()
-        .pipeline_version(&execution.pipeline, execution.version)
-        .await
-        .ok()
-        .flatten()?;
-    prepare(runtime, &definition, execution, run_id)
-        .ok()
-        .flatten()
 }
 
 /// The callback keys a follower is filed under; removed from the index when it ends.

@@ -517,11 +517,14 @@ async fn callbacks_alone_finish_an_execution_when_polls_are_an_hour_apart() {
     );
 }
 
-#[tokio::test]
-async fn after_a_restart_the_first_reads_of_running_builds_share_list_requests() {
-    const BUILDS: usize = 12;
-    // Polls an hour apart: every read after the restart is the recovery's first look.
-    let World(_dir, repo, tc, mut daemon) = world(|tc| server_polling(tc, "1h", "1h", "")).await;
+/// Starts `count` executions of a PARALLEL pipeline whose one action is a held TeamCity
+/// build (`App_Build`), and returns their ids.
+async fn start_held_builds(
+    tc: &TeamCitySim,
+    daemon: &Daemon,
+    repo: &GitRepo,
+    count: usize,
+) -> Vec<String> {
     tc.add_build_type(
         "App_Build",
         BuildTypeSpec {
@@ -536,11 +539,20 @@ async fn after_a_restart_the_first_reads_of_running_builds_share_list_requests()
         &[("Build", &[("Compile", "App_Build")])],
     );
     daemon.apply("many", &pipeline).await;
-    let applied = tokio::time::Instant::now();
     let mut ids = Vec::new();
-    for _ in 0..BUILDS {
+    for _ in 0..count {
         ids.push(daemon.start_run("many", json!({})).await);
     }
+    ids
+}
+
+#[tokio::test]
+async fn after_a_restart_the_first_reads_of_running_builds_share_list_requests() {
+    const BUILDS: usize = 12;
+    // Polls an hour apart: every read after the restart is the recovery's first look.
+    let World(_dir, repo, tc, mut daemon) = world(|tc| server_polling(tc, "1h", "1h", "")).await;
+    let applied = tokio::time::Instant::now();
+    let ids = start_held_builds(&tc, &daemon, &repo, BUILDS).await;
     for id in &ids {
         daemon
             .wait_action(id, "Build", "Compile", "InProgress")
@@ -576,22 +588,7 @@ async fn after_a_restart_the_first_reads_of_running_builds_share_list_requests()
 async fn the_reads_of_many_running_builds_are_batched_into_list_requests() {
     const BUILDS: usize = 8;
     let World(_dir, repo, tc, daemon) = world(|tc| server(tc, "")).await;
-    let held = BuildTypeSpec {
-        hold: true,
-        ..build_type(None)
-    };
-    tc.add_build_type("App_Build", held);
-    let pipeline = stages(
-        "many",
-        "PARALLEL",
-        &repo.url,
-        &[("Build", &[("Compile", "App_Build")])],
-    );
-    daemon.apply("many", &pipeline).await;
-    let mut ids = Vec::new();
-    for _ in 0..BUILDS {
-        ids.push(daemon.start_run("many", json!({})).await);
-    }
+    let ids = start_held_builds(&tc, &daemon, &repo, BUILDS).await;
     let builds = sim_until("every build to run", || {
         let builds = tc.builds();
         (builds.len() == BUILDS && builds.iter().all(|b| b.state == "running")).then_some(builds)
