@@ -296,82 +296,31 @@ async fn hostile_requests_get_client_errors_and_change_nothing() {
 
     // A client trickling its body gets 408 once the read timeout (1 s) passes, long before
     // it would have sent everything (a byte every 100 ms, 1000 bytes).
-    let mut stream = TcpStream::connect(daemon.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
     let head = format!(
         "PUT /api/v1/pipelines/keep HTTP/1.1\r\nHost: baton\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/yaml\r\nContent-Length: 1000\r\n\r\n",
         daemon.token
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let (reader, mut writer) = stream.into_split();
-    let trickle = tokio::spawn(async move {
-        for _ in 0..1000 {
-            if writer.write_all(b"#").await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    let started = Instant::now();
-    let mut answer = Vec::new();
-    let mut reader = reader;
-    tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer))
-        .await
-        .expect("the daemon gives up on the slow body")
-        .ok();
-    trickle.abort();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = send_slowly(&daemon, head.as_bytes(), vec![b'#'; 1000]).await;
     assert!(
         answer.starts_with("HTTP/1.1 408"),
-        "a trickled body times out: {answer}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
+        "a trickled body times out: {}",
+        answer
     );
 
-    // A client trickling its request line and headers (a byte every 100 ms, never
-    // finishing) is disconnected once the header timeout (1 s) passes, before any of it
-    // reaches a handler.
-    let stream = TcpStream::connect(daemon.url.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    let (mut reader, mut writer) = stream.into_split();
+    // A client trickling its request line and headers (never finishing) is disconnected
+    // once the header timeout (1 s) passes, before any of it reaches a handler.
     let head = format!(
         "POST /api/v1/pipelines/keep/executions HTTP/1.1\r\nHost: baton\r\n\
          Authorization: Bearer {}\r\nX-Padding: {}",
         daemon.token,
         "x".repeat(1000)
     );
-    let trickle = tokio::spawn(async move {
-        for byte in head.into_bytes() {
-            if writer.write_all(&[byte]).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    let started = Instant::now();
-    let mut answer = Vec::new();
-    tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer))
-        .await
-        .expect("the daemon closes a connection whose headers never end")
-        .ok();
-    let sending = !trickle.is_finished();
-    trickle.abort();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    assert!(sending, "closed while the client was still sending");
+    let answer = send_slowly(&daemon, b"", head.into_bytes()).await;
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
-        "trickled headers reach no handler: {answer}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
+        "trickled headers reach no handler: {}",
+        answer
     );
 
     assert_eq!(dump(&daemon).await, before, "the store is unchanged");
@@ -382,4 +331,38 @@ async fn hostile_requests_get_client_errors_and_change_nothing() {
         "no handler panicked:\n{}",
         daemon.log()
     );
+}
+
+/// Sends `upfront` at once, then `trickled` a byte every 100 ms, and reads until the
+/// daemon closes the connection. Asserts that it closed it well before the client would
+/// have finished (within 30 s, while still sending). Returns what it wrote back.
+async fn send_slowly(daemon: &Daemon, upfront: &[u8], trickled: Vec<u8>) -> String {
+    let mut stream = TcpStream::connect(daemon.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(upfront).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for byte in trickled {
+            if writer.write_all(&[byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, reader.read_to_end(&mut answer))
+        .await
+        .expect("the daemon gives up on a slow client")
+        .ok();
+    let sending = !trickle.is_finished();
+    trickle.abort();
+    assert!(sending, "closed only after the client had sent everything");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    String::from_utf8_lossy(&answer).into_owned()
 }
