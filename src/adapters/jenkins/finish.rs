@@ -1,6 +1,7 @@
-//! A finished build becomes an outcome: its result through the action's mapping, and its
-//! outputs — build facts, test counts from the build's test result action, artifact
-//! paths and the keys of the `PropertyFile` artifact. A successful build whose property
+//! A finished build, as the poll read it, becomes an outcome: its result through the
+//! action's mapping, and its outputs — build facts, test counts from the build's test
+//! result action, artifact paths and the keys of the `PropertyFile` artifact (the one
+//! further request). A successful build whose property
 //! file is missing or unreadable fails: later actions would miss its variables.
 
 use reqwest::StatusCode;
@@ -18,27 +19,13 @@ impl JenkinsAdapter {
         &self,
         ctx: &ActionContext,
         config: &JobConfig,
-        polled: &Build,
+        build: &Build,
         url: &str,
     ) -> Result<Outcome> {
         let job = &config.job;
-        let number = polled.number;
-        let what = format!("read the outcome of build #{number} of job `{job}`");
-        let path = format!("{}api/json", job.build_path(number));
-        // The test counts come with the build (its test result action), not from a
-        // second request to `testReport`.
-        let tree = "number,result,building,duration,artifacts[relativePath],\
-                    actions[failCount,skipCount,totalCount]"
-            .to_string();
-        let build: Build = self
-            .jenkins
-            .get_json(&what, &path, &[("tree", tree)])
-            .await?;
-        let result = build
-            .result
-            .clone()
-            .or_else(|| polled.result.clone())
-            .unwrap_or_else(|| "NONE".to_string());
+        let number = build.number;
+        // The poll read the outcome's fields too (`BUILD_FIELDS`): no second request.
+        let result = build.result.clone().unwrap_or_else(|| "NONE".to_string());
         let (verdict, rule) = config.mapping.verdict(&result);
         let mut outputs =
             outputs::build_outputs(number, url, &result, build.duration, &build.artifacts);

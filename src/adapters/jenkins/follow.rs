@@ -1,7 +1,8 @@
 //! Following one action's work: its queue item until it becomes a build (or is
 //! cancelled, or waits past `queue_timeout`), then the build until `building`
 //! and `inProgress` are false (reference §6, §14), stopping it when its console stops
-//! growing for `inactivity_timeout`.
+//! growing for `inactivity_timeout`. A queued run first looks for its build in the job's
+//! batched build list (by `queueId`) and reads its queue item only when it is not there.
 //! Once a build exists the progress carries the better id `{queue_id}:{number}` and the
 //! build's URL, rebuilt from the server's base and the job path (reference §1).
 
@@ -26,7 +27,7 @@ impl JenkinsAdapter {
         match id {
             ExternalId::Queued { queue_id } => self.follow_queue_item(ctx, config, queue_id).await,
             ExternalId::Build { queue_id, number } => {
-                self.follow_build(ctx, config, queue_id, number).await
+                self.follow_number(ctx, config, queue_id, number).await
             }
         }
     }
@@ -38,11 +39,17 @@ impl JenkinsAdapter {
         queue_id: u64,
     ) -> Result<Progress> {
         let job = &config.job;
+        if let Some(build) = self.build_of_item(job, queue_id).await? {
+            let number = build.number;
+            return self
+                .follow_build(ctx, config, queue_id, number, Some(build))
+                .await;
+        }
         match self.queue_item(job, queue_id).await? {
-            ItemState::Started(number) => self.follow_build(ctx, config, queue_id, number).await,
+            ItemState::Started(number) => self.follow_number(ctx, config, queue_id, number).await,
             ItemState::Cancelled => Ok(self.failed(ctx, "the queue item was cancelled".into())),
             ItemState::Gone => match self.build_by_queue_id(job, queue_id).await? {
-                Some(number) => self.follow_build(ctx, config, queue_id, number).await,
+                Some(number) => self.follow_number(ctx, config, queue_id, number).await,
                 None => Ok(self.failed(
                     ctx,
                     format!(
@@ -94,15 +101,28 @@ impl JenkinsAdapter {
         Ok(self.failed(ctx, error))
     }
 
-    async fn follow_build(
+    async fn follow_number(
         &self,
         ctx: &ActionContext,
         config: &JobConfig,
         queue_id: u64,
         number: u64,
     ) -> Result<Progress> {
+        let read = self.build(&config.job, number).await?;
+        self.follow_build(ctx, config, queue_id, number, read).await
+    }
+
+    /// Where build `number` stands, as `read` (this poll's read of it) says.
+    async fn follow_build(
+        &self,
+        ctx: &ActionContext,
+        config: &JobConfig,
+        queue_id: u64,
+        number: u64,
+        read: Option<Build>,
+    ) -> Result<Progress> {
         let job = &config.job;
-        let Some(build) = self.build(job, number).await? else {
+        let Some(build) = read else {
             return Ok(self.failed(
                 ctx,
                 format!("build #{number} of job `{job}` no longer exists (deleted?)"),
