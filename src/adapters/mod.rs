@@ -158,6 +158,34 @@ impl Callback {
     }
 }
 
+/// What a callback asks for: a look now at the work some keys name, or a look a little
+/// later (`LATER`) when the news is probably not final yet and a later callback should
+/// normally make the look unneeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wakes {
+    pub now: Vec<String>,
+    pub later: Vec<String>,
+}
+
+impl Wakes {
+    /// How long a `later` wake waits.
+    pub const LATER: Duration = Duration::from_secs(1);
+
+    pub fn now(keys: Vec<String>) -> Wakes {
+        Wakes {
+            now: keys,
+            later: Vec::new(),
+        }
+    }
+
+    pub fn later(keys: Vec<String>) -> Wakes {
+        Wakes {
+            now: Vec::new(),
+            later: keys,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
     #[error("the callback's secret is missing or wrong")]
@@ -202,7 +230,7 @@ pub trait Adapter: Send + Sync {
 
     /// Authenticates and reads an inbound callback; returns the keys of the work it names.
     /// A callback is only a hint: the follower then reads the truth from the server.
-    fn callback(&self, _callback: &Callback) -> Result<Vec<String>, CallbackError> {
+    fn callback(&self, _callback: &Callback) -> Result<Wakes, CallbackError> {
         Err(CallbackError::Unsupported)
     }
 

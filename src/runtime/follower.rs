@@ -151,27 +151,25 @@ fn next_delay(
 struct WakeKeys {
     runtime: Runtime,
     server: Option<String>,
-    keys: Vec<(String, String)>,
+    keys: Vec<super::wakes::Entry>,
 }
 
 impl WakeKeys {
-    fn register(&mut self, keys: Vec<String>, run_id: &str) {
+    /// Files the run under `keys`; a callback that named one of them before is passed on
+    /// to the follower's wake-up, so it looks at once.
+    fn register(&mut self, keys: Vec<String>, run_id: &str, notify: &Notify) {
         let Some(server) = &self.server else { return };
-        let mut index = lock(&self.runtime.inner.wake_index);
-        for key in keys {
-            let entry = (server.clone(), key);
-            index.insert(entry.clone(), run_id.to_string());
-            self.keys.push(entry);
+        let (filed, came_early) = self.runtime.inner.wake_index.file(server, keys, run_id);
+        self.keys.extend(filed);
+        if came_early {
+            notify.notify_one();
         }
     }
 }
 
 impl Drop for WakeKeys {
     fn drop(&mut self) {
-        let mut index = lock(&self.runtime.inner.wake_index);
-        for key in self.keys.drain(..) {
-            index.remove(&key);
-        }
+        self.runtime.inner.wake_index.remove(&self.keys);
     }
 }
 
@@ -206,12 +204,26 @@ impl Follower {
             keys: Vec::new(),
         };
         let started_at = std::time::Instant::now();
-        let mut external_id = match external_id {
-            Some(id) => id,
+        // Work this follower has just triggered is not looked at straight away: it has
+        // barely reached the server's queue, and the server's callback (or the first
+        // poll) says when there is news. Work found after a restart, or recorded before,
+        // is looked at at once.
+        let (mut external_id, mut look) = match external_id {
+            Some(id) => {
+                keys.register(adapter.wake_keys(&context, &id), &self.run_id, &self.notify);
+                (id, true)
+            }
             None => {
-                let Some(started) = self.start(adapter.as_ref(), &context, recovered).await else {
+                let Some((started, triggered)) =
+                    self.start(adapter.as_ref(), &context, recovered).await
+                else {
                     return;
                 };
+                keys.register(
+                    adapter.wake_keys(&context, &started.external_id),
+                    &self.run_id,
+                    &self.notify,
+                );
                 self.deliver(Event::ActionStarted {
                     execution: self.execution_id.clone(),
                     run_id: self.run_id.clone(),
@@ -223,10 +235,9 @@ impl Follower {
                     self.complete(outcome.into()).await;
                     return;
                 }
-                started.external_id
+                (started.external_id, !triggered)
             }
         };
-        keys.register(adapter.wake_keys(&context, &external_id), &self.run_id);
         let mut delays = backoff(&self.runtime);
         let mut last_seen: Option<Progress> = None;
         // The first look and a look after a callback go out at once; scheduled polls
@@ -235,6 +246,14 @@ impl Follower {
         // share requests too, so thousands of them cost a few list reads, not one each.
         let mut woken = !recovered;
         loop {
+            if !look {
+                look = true;
+                woken = tokio::select! {
+                    _ = tokio::time::sleep(adapter.poll_interval(started_at.elapsed())) => false,
+                    _ = self.notify.notified() => true,
+                    _ = self.token.cancelled() => return,
+                };
+            }
             let status = adapter.status(&context, &external_id);
             let wait = match crate::adapters::batch::urgency(woken, status).await {
                 Ok(Progress::Finished(outcome)) => {
@@ -257,6 +276,7 @@ impl Follower {
                                     keys.register(
                                         adapter.wake_keys(&context, &external_id),
                                         &self.run_id,
+                                        &self.notify,
                                     );
                                 }
                             }
@@ -301,20 +321,21 @@ impl Follower {
 
     /// Triggers the work once. Before any second attempt (and after a crash) it asks the
     /// executor whether the work already exists, so a trigger whose answer was lost is
-    /// never repeated.
+    /// never repeated. Returns the work, and whether this call triggered it (rather than
+    /// found it).
     async fn start(
         &self,
         adapter: &dyn crate::adapters::Adapter,
         context: &crate::adapters::ActionContext,
         mut look_first: bool,
-    ) -> Option<Started> {
+    ) -> Option<(Started, bool)> {
         let mut delays = backoff(&self.runtime);
         loop {
             if look_first {
                 match adapter.find(context).await {
                     Ok(Some(found)) => {
                         tracing::info!(external = %found.external_id, "found work started before a restart");
-                        return Some(found);
+                        return Some((found, false));
                     }
                     Ok(None) => {}
                     Err(AdapterError::Retryable {
@@ -334,7 +355,7 @@ impl Follower {
                 }
             }
             match adapter.trigger(context).await {
-                Ok(started) => return Some(started),
+                Ok(started) => return Some((started, true)),
                 Err(AdapterError::Retryable {
                     message,
                     retry_after,

@@ -13,6 +13,7 @@ mod follower;
 mod jobs;
 mod metrics;
 mod timers;
+mod wakes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -99,8 +100,8 @@ struct Inner {
     actors: Mutex<HashMap<String, mpsc::Sender<actor::Message>>>,
     /// Wake-ups for followers, by run id: a callback arrived, look now.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
-    /// (server, key a callback carries) → run id of the follower to wake.
-    wake_index: Mutex<HashMap<(String, String), String>>,
+    /// Which follower each callback key wakes.
+    wake_index: wakes::WakeIndex,
     /// Cancellation of followers whose run stopped counting, by run id.
     followers: Mutex<HashMap<String, CancellationToken>>,
     changes: broadcast::Sender<String>,
@@ -127,7 +128,7 @@ impl Runtime {
                 options,
                 actors: Mutex::new(HashMap::new()),
                 wakers: Mutex::new(HashMap::new()),
-                wake_index: Mutex::new(HashMap::new()),
+                wake_index: wakes::WakeIndex::default(),
                 followers: Mutex::new(HashMap::new()),
                 changes,
                 timers: timer_sender,
@@ -296,21 +297,14 @@ impl Runtime {
     }
 
     /// Wakes the followers of the work a callback from `server` named; returns how many.
+    /// A key that names no follower yet is remembered briefly (see `wakes`).
     pub fn wake_keys(&self, server: &str, keys: &[String]) -> usize {
-        let runs: Vec<String> = {
-            let index = self
-                .inner
-                .wake_index
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            keys.iter()
-                .filter_map(|key| index.get(&(server.to_string(), key.clone())).cloned())
-                .collect()
-        };
+        let runs = self.inner.wake_index.runs(server, keys, true);
         runs.iter().filter(|run| self.wake(run)).count()
     }
 
-    /// Hands a callback to the server's adapter and wakes what it names.
+    /// Hands a callback to the server's adapter and wakes what it names: some followers
+    /// now (returns how many), others after `Wakes::LATER`.
     pub fn callback(
         &self,
         server: &str,
@@ -319,8 +313,23 @@ impl Runtime {
         let adapter = self
             .adapter_for(server)
             .ok_or(crate::adapters::CallbackError::Unsupported)?;
-        let keys = adapter.callback(callback)?;
-        Ok(self.wake_keys(server, &keys))
+        let wakes = adapter.callback(callback)?;
+        if !wakes.later.is_empty() {
+            let runtime = self.clone();
+            let server = server.to_string();
+            let shutdown = self.inner.shutdown.clone();
+            self.inner.tasks.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::adapters::Wakes::LATER) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                let runs = runtime.inner.wake_index.runs(&server, &wakes.later, false);
+                for run in runs {
+                    runtime.wake(&run);
+                }
+            });
+        }
+        Ok(self.wake_keys(server, &wakes.now))
     }
 
     /// The adapters of this daemon.

@@ -440,6 +440,71 @@ async fn callbacks_wake_the_follower_and_forged_ones_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_build_followed_by_its_notifications_costs_jenkins_four_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = GitRepo::new(dir.path());
+    let jk = jenkins();
+    // No polls within the test: the notifications alone drive the follower.
+    let config = server(&jk, "").replace(
+        "    poll_interval: 100ms\n    max_poll_interval: 300ms\n",
+        "    poll_interval: 1h\n    max_poll_interval: 1h\n",
+    );
+    let daemon = Daemon::start(dir.path(), &config).await;
+    jk.add_job(
+        "team/held",
+        JobSpec {
+            hold: true,
+            parameters: vec![marker()],
+            notify_url: Some(callback_url(&daemon)),
+            ..JobSpec::default()
+        },
+    );
+    let pipeline = format!(
+        r##"name: lean
+stages:
+  - name: Source
+    actions:
+      - {{name: Checkout, provider: Git, configuration: {{RepositoryUrl: "{}", BranchName: main}}}}
+  - name: Build
+    actions:
+      - {{name: Held, provider: Jenkins, configuration: {{Server: jk, ProjectName: team/held}}}}
+"##,
+        repo.url
+    );
+    daemon.apply("lean", &pipeline).await;
+    let mut costs = Vec::new();
+    for number in 1..=2 {
+        let before = jk.stats();
+        let id = daemon.start_run("lean", json!({})).await;
+        // QUEUED and STARTED come as the build starts; one list read finds it by queue id.
+        daemon
+            .wait_until(&id, "the build number to be known", |e| {
+                is_a_build(&e.stages[1].actions[0])
+            })
+            .await;
+        assert!(jk.finish("team/held", number, "SUCCESS"));
+        daemon.wait_status(&id, "Succeeded").await;
+        let after = jk.stats();
+        let count = |kind: &str| {
+            let seen = |stats: &baton::sim::jenkins::SimStats| {
+                stats.requests_by_kind.get(kind).copied().unwrap_or(0)
+            };
+            seen(&after) - seen(&before)
+        };
+        costs.push((
+            count("trigger"),
+            count("job"),
+            count("description"),
+            after.requests_total - before.requests_total,
+        ));
+    }
+    // Each build: the trigger, the list reads woken by STARTED and FINALIZED, the
+    // backlink; no queue item, single build or test report read. The first build also
+    // reads the job's parameters (kept for a while).
+    assert_eq!(costs, [(1, 3, 1, 5), (1, 2, 1, 4)]);
+}
+
+#[tokio::test]
 async fn a_flaky_server_within_its_rate_limit_still_ends_every_execution_once() {
     let dir = tempfile::tempdir().unwrap();
     let repo = GitRepo::new(dir.path());

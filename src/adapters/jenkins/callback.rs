@@ -2,6 +2,14 @@
 //! callback a Jenkinsfile's `post` section sends. Both are hints (design invariant 3):
 //! they only name the work, as wake keys, and the follower then reads the truth.
 //!
+//! When to look, by the notification's phase: `STARTED` and `FINALIZED` (and the
+//! pipeline step's `NONE`, and every plain callback) wake the follower now. `QUEUED` wakes
+//! nothing: the plugin sends it when the build starts, just before `STARTED`. `COMPLETED`
+//! comes while the build may still be archiving, just before `FINALIZED`: it wakes
+//! the follower only a little later, so an endpoint that sends `COMPLETED` alone (event
+//! filter `completed`) still moves the pipeline on, and one that sends every phase costs
+//! one read at the end, not two.
+//!
 //! Authentication: the server's `callback.secret`, given as query parameter `token` (all
 //! the notification plugin can send), header `X-Baton-Token`, or `Authorization: Bearer`;
 //! compared in constant time. No secret configured: every callback is refused.
@@ -13,7 +21,7 @@
 use super::path::JobPath;
 use super::wire::{scalar_text, Notification, PlainCallback};
 use super::MARKER;
-use crate::adapters::{Callback, CallbackError};
+use crate::adapters::{Callback, CallbackError, Wakes};
 
 pub fn queue_key(queue_id: u64) -> String {
     format!("queue:{queue_id}")
@@ -32,25 +40,31 @@ pub fn authenticate(callback: &Callback, secret: Option<&str>) -> Result<(), Cal
     callback.check_secret(secret)
 }
 
-/// The keys of the work a callback body names.
-pub fn keys(body: &[u8]) -> Result<Vec<String>, CallbackError> {
+/// The keys of the work a callback body names, and when to look at it.
+pub fn wakes(body: &[u8]) -> Result<Wakes, CallbackError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-    let keys = if value.get("build").is_some_and(|b| b.is_object()) {
+    let (keys, phase) = if value.get("build").is_some_and(|b| b.is_object()) {
         let notification: Notification = serde_json::from_value(value)
             .map_err(|e| CallbackError::Malformed(format!("not a notification: {e}")))?;
-        notification_keys(&notification)
+        let phase = notification.build.phase.clone();
+        (notification_keys(&notification), phase)
     } else {
         let plain: PlainCallback = serde_json::from_value(value)
             .map_err(|e| CallbackError::Malformed(format!("not a callback: {e}")))?;
-        plain_keys(&plain)
+        (plain_keys(&plain), None)
     };
     if keys.is_empty() {
         return Err(CallbackError::Malformed(
             "the callback names no queue item, build or run".into(),
         ));
     }
-    Ok(keys)
+    let phase = phase.map(|p| p.to_ascii_uppercase());
+    Ok(match phase.as_deref() {
+        Some("QUEUED") => Wakes::default(),
+        Some("COMPLETED") => Wakes::later(keys),
+        _ => Wakes::now(keys),
+    })
 }
 
 fn notification_keys(notification: &Notification) -> Vec<String> {
@@ -157,19 +171,33 @@ mod tests {
         );
     }
 
+    fn keys(body: &[u8]) -> Result<Vec<String>, CallbackError> {
+        wakes(body).map(|wakes| wakes.now)
+    }
+
     #[test]
     fn notification_plugin_payloads() {
-        for sample in [
-            include_str!("testdata/jenkins-notification-queued.json"),
-            include_str!("testdata/jenkins-notification-started.json"),
-            include_str!("testdata/jenkins-notification-completed.json"),
-            include_str!("testdata/jenkins-notification-finalized.json"),
-        ] {
-            assert_eq!(
-                keys(sample.as_bytes()).unwrap(),
-                ["queue:1234", "build:team/deploy#57"]
-            );
-        }
+        let named = ["queue:1234", "build:team/deploy#57"]
+            .map(String::from)
+            .to_vec();
+        let sample = |text: &str| wakes(text.as_bytes()).unwrap();
+        assert_eq!(
+            sample(include_str!("testdata/jenkins-notification-queued.json")),
+            Wakes::default(),
+            "STARTED follows at once"
+        );
+        assert_eq!(
+            sample(include_str!("testdata/jenkins-notification-started.json")),
+            Wakes::now(named.clone())
+        );
+        assert_eq!(
+            sample(include_str!("testdata/jenkins-notification-completed.json")),
+            Wakes::later(named.clone())
+        );
+        assert_eq!(
+            sample(include_str!("testdata/jenkins-notification-finalized.json")),
+            Wakes::now(named)
+        );
         let multibranch = r#"{"name":"feature%2Ffoo","url":"job/repo/job/feature%252Ffoo/",
             "build":{"number":4,"queue_id":9,"phase":"STARTED",
                      "parameters":{"BATON_ACTION_RUN":"exec.2"}}}"#;
@@ -205,6 +233,7 @@ mod tests {
             b"[]",
             b"{}",
             br#"{"build":{"phase":"STARTED"}}"#,
+            br#"{"build":{"phase":"QUEUED"}}"#,
         ] {
             assert!(
                 matches!(keys(body), Err(CallbackError::Malformed(_))),

@@ -63,7 +63,7 @@ use self::path::JobPath;
 use super::http::{Credentials, ServerClient};
 use super::{
     ActionContext, Adapter, AdapterError, Callback, CallbackError, LogChunk, Progress, Result,
-    Started,
+    Started, Wakes,
 };
 use crate::config::{ServerSettings, UnknownTriggerPolicy};
 
@@ -252,9 +252,9 @@ impl Adapter for JenkinsAdapter {
         keys
     }
 
-    fn callback(&self, callback: &Callback) -> std::result::Result<Vec<String>, CallbackError> {
+    fn callback(&self, callback: &Callback) -> std::result::Result<Wakes, CallbackError> {
         callback::authenticate(callback, self.options.callback_secret.as_deref())?;
-        callback::keys(&callback.body)
+        callback::wakes(&callback.body)
     }
 
     fn max_in_flight(&self) -> Option<usize> {
@@ -349,7 +349,7 @@ mod tests {
                 headers: Default::default(),
                 body: body.to_vec(),
             };
-            let from_callback = adapter.callback(&callback).unwrap();
+            let from_callback = adapter.callback(&callback).unwrap().now;
             assert!(from_callback.contains(&keys[0]) && from_callback.contains(&keys[1]));
         }
         let multibranch = context("repo/feature%2Ffoo");
@@ -360,7 +360,7 @@ mod tests {
             body: body.to_vec(),
         };
         assert_eq!(
-            adapter.callback(&callback).unwrap(),
+            adapter.callback(&callback).unwrap().now,
             adapter.wake_keys(&multibranch, "9:4")[..2]
         );
     }

@@ -41,7 +41,7 @@ use async_trait::async_trait;
 use crate::adapters::http::{Credentials, ServerClient};
 use crate::adapters::{
     ActionContext, Adapter, AdapterError, Callback, CallbackError, LogChunk, Progress, Result,
-    Started,
+    Started, Wakes,
 };
 use crate::config::ServerSettings;
 
@@ -182,13 +182,14 @@ impl Adapter for TeamCityAdapter {
         vec![callback::key(external_id.trim())]
     }
 
-    fn callback(&self, callback: &Callback) -> Result<Vec<String>, CallbackError> {
+    fn callback(&self, callback: &Callback) -> Result<Wakes, CallbackError> {
         let secret = self.settings.callback.as_ref().map(|c| c.secret.expose());
         callback::authenticate(secret, callback)?;
-        Ok(callback::build_ids(&callback.body)?
+        let keys = callback::build_ids(&callback.body)?
             .iter()
             .map(|id| callback::key(id))
-            .collect())
+            .collect();
+        Ok(Wakes::now(keys))
     }
 
     fn max_in_flight(&self) -> Option<usize> {
@@ -270,7 +271,10 @@ mod tests {
             Err(CallbackError::Unauthorized)
         );
         callback.query.insert("token".into(), "hook-secret".into());
-        assert_eq!(adapter.callback(&callback).unwrap(), ["build:4821"]);
+        assert_eq!(
+            adapter.callback(&callback).unwrap(),
+            Wakes::now(vec!["build:4821".into()])
+        );
         let interval = adapter.poll_interval(Duration::ZERO);
         assert!(interval > Duration::ZERO && interval <= Duration::from_secs(10));
 
