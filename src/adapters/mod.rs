@@ -158,12 +158,14 @@ impl Callback {
     }
 }
 
-/// What a callback asks for: a look now at the work some keys name, or a look a little
-/// later (`LATER`) when the news is probably not final yet and a later callback should
-/// normally make the look unneeded.
+/// What a callback asks for, by the keys of the work it names: a look now (the news may
+/// be the end of the work), a look soon (progress: the read may wait a moment to share a
+/// request with other builds), or a look a little later (`LATER`: the news is probably
+/// not final, and a later callback should normally make the look unneeded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wakes {
     pub now: Vec<String>,
+    pub soon: Vec<String>,
     pub later: Vec<String>,
 }
 
@@ -174,14 +176,21 @@ impl Wakes {
     pub fn now(keys: Vec<String>) -> Wakes {
         Wakes {
             now: keys,
-            later: Vec::new(),
+            ..Wakes::default()
+        }
+    }
+
+    pub fn soon(keys: Vec<String>) -> Wakes {
+        Wakes {
+            soon: keys,
+            ..Wakes::default()
         }
     }
 
     pub fn later(keys: Vec<String>) -> Wakes {
         Wakes {
-            now: Vec::new(),
             later: keys,
+            ..Wakes::default()
         }
     }
 }

@@ -1,17 +1,17 @@
 //! Followers: one task per running action. It starts the external work — or, after a
 //! crash, finds the work it started before, so nothing is triggered twice — then follows
-//! it by polling at the adapter's interval, looking at once when a callback wakes it,
+//! it by polling at the adapter's interval, looking when a callback wakes it,
 //! until the work finishes. Every piece of news goes to the pipeline actor as an event.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::executors::{prepare, Prepared};
+use super::wakes::Waker;
 use super::{metrics, Runtime, RuntimeError};
 use crate::adapters::{AdapterError, Outcome, Progress, Started};
 use crate::engine::state::Execution;
@@ -40,16 +40,16 @@ pub(super) fn spawn(
     };
     let external_id = execution.stages[s].actions[a].external_id.clone();
     let token = runtime.inner.shutdown.child_token();
-    let notify = Arc::new(Notify::new());
+    let waker = Arc::new(Waker::default());
     lock(&runtime.inner.followers).insert(run_id.to_string(), token.clone());
-    lock(&runtime.inner.wakers).insert(run_id.to_string(), notify.clone());
+    lock(&runtime.inner.wakers).insert(run_id.to_string(), waker.clone());
     let follower = Follower {
         runtime: runtime.clone(),
         pipeline: execution.pipeline.clone(),
         execution_id: execution.id.clone(),
         run_id: run_id.to_string(),
         token,
-        notify,
+        waker,
     };
     let span = tracing::info_span!(
         "action",
@@ -156,13 +156,13 @@ struct WakeKeys {
 
 impl WakeKeys {
     /// Files the run under `keys`; a callback that named one of them before is passed on
-    /// to the follower's wake-up, so it looks at once.
-    fn register(&mut self, keys: Vec<String>, run_id: &str, notify: &Notify) {
+    /// to the follower's wake-up, so it looks as that callback asked.
+    fn register(&mut self, keys: Vec<String>, run_id: &str, waker: &Waker) {
         let Some(server) = &self.server else { return };
         let (filed, came_early) = self.runtime.inner.wake_index.file(server, keys, run_id);
         self.keys.extend(filed);
-        if came_early {
-            notify.notify_one();
+        if let Some(look) = came_early {
+            waker.wake(look);
         }
     }
 }
@@ -179,7 +179,7 @@ struct Follower {
     execution_id: String,
     run_id: String,
     token: CancellationToken,
-    notify: Arc<Notify>,
+    waker: Arc<Waker>,
 }
 
 impl Follower {
@@ -210,7 +210,7 @@ impl Follower {
         // is looked at at once.
         let (mut external_id, mut look) = match external_id {
             Some(id) => {
-                keys.register(adapter.wake_keys(&context, &id), &self.run_id, &self.notify);
+                keys.register(adapter.wake_keys(&context, &id), &self.run_id, &self.waker);
                 (id, true)
             }
             None => {
@@ -222,7 +222,7 @@ impl Follower {
                 keys.register(
                     adapter.wake_keys(&context, &started.external_id),
                     &self.run_id,
-                    &self.notify,
+                    &self.waker,
                 );
                 self.deliver(Event::ActionStarted {
                     execution: self.execution_id.clone(),
@@ -240,22 +240,23 @@ impl Follower {
         };
         let mut delays = backoff(&self.runtime);
         let mut last_seen: Option<Progress> = None;
-        // The first look and a look after a callback go out at once; scheduled polls
-        // may wait a moment to share a request with other builds. After a restart every
+        // The first look and a look after a callback that may report the end go out at
+        // once; scheduled polls, and looks after callbacks that report progress, may wait
+        // a moment to share a request with other builds. After a restart every
         // running build is looked at again at the same moment: those first looks wait to
         // share requests too, so thousands of them cost a few list reads, not one each.
-        let mut woken = !recovered;
+        let mut urgent = !recovered;
         loop {
             if !look {
                 look = true;
-                woken = tokio::select! {
+                urgent = tokio::select! {
                     _ = tokio::time::sleep(adapter.poll_interval(started_at.elapsed())) => false,
-                    _ = self.notify.notified() => true,
+                    now = self.waker.woken() => now,
                     _ = self.token.cancelled() => return,
                 };
             }
             let status = adapter.status(&context, &external_id);
-            let wait = match crate::adapters::batch::urgency(woken, status).await {
+            let wait = match crate::adapters::batch::urgency(urgent, status).await {
                 Ok(Progress::Finished(outcome)) => {
                     metrics::action_finished(&context.stage, started_at.elapsed());
                     self.complete(outcome.into()).await;
@@ -276,7 +277,7 @@ impl Follower {
                                     keys.register(
                                         adapter.wake_keys(&context, &external_id),
                                         &self.run_id,
-                                        &self.notify,
+                                        &self.waker,
                                     );
                                 }
                             }
@@ -311,9 +312,9 @@ impl Follower {
                     return;
                 }
             };
-            woken = tokio::select! {
+            urgent = tokio::select! {
                 _ = tokio::time::sleep(wait) => false,
-                _ = self.notify.notified() => true,
+                now = self.waker.woken() => now,
                 _ = self.token.cancelled() => return,
             };
         }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -99,7 +99,7 @@ struct Inner {
     options: RuntimeOptions,
     actors: Mutex<HashMap<String, mpsc::Sender<actor::Message>>>,
     /// Wake-ups for followers, by run id: a callback arrived, look now.
-    wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    wakers: Mutex<HashMap<String, Arc<wakes::Waker>>>,
     /// Which follower each callback key wakes.
     wake_index: wakes::WakeIndex,
     /// Cancellation of followers whose run stopped counting, by run id.
@@ -286,10 +286,14 @@ impl Runtime {
 
     /// Wakes the follower of a run so it reads the external state now (a callback came).
     pub fn wake(&self, run_id: &str) -> bool {
+        self.wake_to(run_id, wakes::Look::Now)
+    }
+
+    fn wake_to(&self, run_id: &str, look: wakes::Look) -> bool {
         let wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
         match wakers.get(run_id) {
-            Some(notify) => {
-                notify.notify_one();
+            Some(waker) => {
+                waker.wake(look);
                 true
             }
             None => false,
@@ -297,14 +301,14 @@ impl Runtime {
     }
 
     /// Wakes the followers of the work a callback from `server` named; returns how many.
-    /// A key that names no follower yet is remembered briefly (see `wakes`).
-    pub fn wake_keys(&self, server: &str, keys: &[String]) -> usize {
-        let runs = self.inner.wake_index.runs(server, keys, true);
-        runs.iter().filter(|run| self.wake(run)).count()
+    /// A callback that names no follower yet is remembered briefly (see `wakes`).
+    fn wake_keys(&self, server: &str, keys: &[String], look: wakes::Look) -> usize {
+        let runs = self.inner.wake_index.runs(server, keys, Some(look));
+        runs.iter().filter(|run| self.wake_to(run, look)).count()
     }
 
     /// Hands a callback to the server's adapter and wakes what it names: some followers
-    /// now (returns how many), others after `Wakes::LATER`.
+    /// at once or soon (returns how many), others after `Wakes::LATER`.
     pub fn callback(
         &self,
         server: &str,
@@ -323,13 +327,14 @@ impl Runtime {
                     _ = tokio::time::sleep(crate::adapters::Wakes::LATER) => {}
                     _ = shutdown.cancelled() => return,
                 }
-                let runs = runtime.inner.wake_index.runs(&server, &wakes.later, false);
+                let runs = runtime.inner.wake_index.runs(&server, &wakes.later, None);
                 for run in runs {
-                    runtime.wake(&run);
+                    runtime.wake_to(&run, wakes::Look::Now);
                 }
             });
         }
-        Ok(self.wake_keys(server, &wakes.now))
+        Ok(self.wake_keys(server, &wakes.now, wakes::Look::Now)
+            + self.wake_keys(server, &wakes.soon, wakes::Look::Soon))
     }
 
     /// The adapters of this daemon.

@@ -2,13 +2,14 @@
 //! callback a Jenkinsfile's `post` section sends. Both are hints (design invariant 3):
 //! they only name the work, as wake keys, and the follower then reads the truth.
 //!
-//! When to look, by the notification's phase: `STARTED` and `FINALIZED` (and the
-//! pipeline step's `NONE`, and every plain callback) wake the follower now. `QUEUED` wakes
-//! nothing: the plugin sends it when the build starts, just before `STARTED`. `COMPLETED`
-//! comes while the build may still be archiving, just before `FINALIZED`: it wakes
-//! the follower only a little later, so an endpoint that sends `COMPLETED` alone (event
-//! filter `completed`) still moves the pipeline on, and one that sends every phase costs
-//! one read at the end, not two.
+//! When to look, by the notification's phase: `FINALIZED` (and the pipeline step's
+//! `NONE`, and every plain callback) wake the follower now. `STARTED` wakes it soon: the
+//! read of a build that only started may share a request with other builds. `QUEUED`
+//! wakes nothing: the plugin sends it when the build starts, just before `STARTED`.
+//! `COMPLETED` comes while the build may still be archiving, just before `FINALIZED`: it
+//! wakes the follower only a little later, so an endpoint that sends `COMPLETED` alone
+//! (event filter `completed`) still moves the pipeline on, and one that sends every phase
+//! costs one read at the end, not two.
 //!
 //! Authentication: the server's `callback.secret`, given as query parameter `token` (all
 //! the notification plugin can send), header `X-Baton-Token`, or `Authorization: Bearer`;
@@ -62,6 +63,7 @@ pub fn wakes(body: &[u8]) -> Result<Wakes, CallbackError> {
     let phase = phase.map(|p| p.to_ascii_uppercase());
     Ok(match phase.as_deref() {
         Some("QUEUED") => Wakes::default(),
+        Some("STARTED") => Wakes::soon(keys),
         Some("COMPLETED") => Wakes::later(keys),
         _ => Wakes::now(keys),
     })
@@ -172,7 +174,7 @@ mod tests {
     }
 
     fn keys(body: &[u8]) -> Result<Vec<String>, CallbackError> {
-        wakes(body).map(|wakes| wakes.now)
+        wakes(body).map(|wakes| [wakes.now, wakes.soon, wakes.later].concat())
     }
 
     #[test]
@@ -188,7 +190,7 @@ mod tests {
         );
         assert_eq!(
             sample(include_str!("testdata/jenkins-notification-started.json")),
-            Wakes::now(named.clone())
+            Wakes::soon(named.clone())
         );
         assert_eq!(
             sample(include_str!("testdata/jenkins-notification-completed.json")),

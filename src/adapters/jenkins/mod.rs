@@ -349,7 +349,8 @@ mod tests {
                 headers: Default::default(),
                 body: body.to_vec(),
             };
-            let from_callback = adapter.callback(&callback).unwrap().now;
+            let wakes = adapter.callback(&callback).unwrap();
+            let from_callback = [wakes.now, wakes.soon].concat();
             assert!(from_callback.contains(&keys[0]) && from_callback.contains(&keys[1]));
         }
         let multibranch = context("repo/feature%2Ffoo");

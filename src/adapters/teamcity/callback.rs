@@ -6,6 +6,11 @@
 //! no secret configured every callback is refused. TeamCity's native webhooks cannot
 //! sign their payloads, so the secret normally rides in the webhook URL.
 //!
+//! A webhook about a build that was queued, started or loaded its changes is progress:
+//! the follower looks soon, sharing the read with other builds. Any other build event
+//! (finished, interrupted, removed from the queue, or one not known) may be the end: it
+//! looks now.
+//!
 //! Payloads understood (all JSON):
 //! * native "TeamCity Webhooks": `{"eventType": "BUILD_FINISHED", "payload": {"id": N, …}}`
 //!   (agent events carry no build and wake nothing);
@@ -13,7 +18,7 @@
 //! * tcWebHooks templates: a `buildId`/`build_id` field at the top, or a build URL such as
 //!   `build_status_url` (`…viewLog.html?buildTypeId=…&buildId=N`).
 
-use crate::adapters::{Callback, CallbackError};
+use crate::adapters::{Callback, CallbackError, Wakes};
 
 /// The wake key of a build, shared by `wake_keys` and `callback`.
 pub fn key(build_id: &str) -> String {
@@ -26,8 +31,30 @@ pub fn authenticate(secret: Option<&str>, callback: &Callback) -> Result<(), Cal
     callback.check_secret(secret)
 }
 
-/// The ids of the builds a payload is about.
-pub fn build_ids(body: &[u8]) -> Result<Vec<String>, CallbackError> {
+/// Events that report progress, not the end of a build: native `eventType`s and
+/// tcWebHooks `notifyType`s.
+const PROGRESS: [&str; 6] = [
+    "BUILD_TYPE_ADDED_TO_QUEUE",
+    "BUILD_STARTED",
+    "CHANGES_LOADED",
+    "buildAddedToQueue",
+    "buildStarted",
+    "changesLoaded",
+];
+
+/// The wakes a payload asks for: the keys of the builds it is about, now or soon.
+pub fn wakes(body: &[u8]) -> Result<Wakes, CallbackError> {
+    let (ids, event) = build_ids(body)?;
+    let keys = ids.iter().map(|id| key(id)).collect();
+    Ok(match event {
+        Some(event) if PROGRESS.contains(&event.as_str()) => Wakes::soon(keys),
+        _ => Wakes::now(keys),
+    })
+}
+
+/// The ids of the builds a payload is about, and its event (native `eventType`, or
+/// tcWebHooks `notifyType`) when it names one.
+pub fn build_ids(body: &[u8]) -> Result<(Vec<String>, Option<String>), CallbackError> {
     let malformed = |why: &str| CallbackError::Malformed(format!("TeamCity webhook: {why}"));
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| malformed(&format!("the body is not JSON ({e})")))?;
@@ -37,23 +64,27 @@ pub fn build_ids(body: &[u8]) -> Result<Vec<String>, CallbackError> {
     // Native webhooks: the payload is the build (or an agent, for agent events).
     if let Some(event) = object.get("eventType").and_then(|e| e.as_str()) {
         if !event.starts_with("BUILD") && event != "CHANGES_LOADED" {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Some(event.to_string())));
         }
         let id = object
             .get("payload")
             .and_then(|p| p.get("id"))
             .and_then(id_text)
             .ok_or_else(|| malformed(&format!("a {event} event without payload.id")))?;
-        return Ok(vec![id]);
+        return Ok((vec![id], Some(event.to_string())));
     }
     // tcWebHooks legacy JSON wraps its fields in "build"; templates put them at the top.
     let fields = object
         .get("build")
         .and_then(|b| b.as_object())
         .unwrap_or(object);
+    let event = ["notifyType", "notify_type"]
+        .iter()
+        .find_map(|name| fields.get(*name).and_then(|e| e.as_str()))
+        .map(str::to_string);
     for name in ["buildId", "build_id"] {
         if let Some(id) = fields.get(name).and_then(id_text) {
-            return Ok(vec![id]);
+            return Ok((vec![id], event));
         }
     }
     let from_url = fields
@@ -61,7 +92,7 @@ pub fn build_ids(body: &[u8]) -> Result<Vec<String>, CallbackError> {
         .filter_map(|v| v.as_str())
         .find_map(build_id_in_url);
     from_url
-        .map(|id| vec![id])
+        .map(|id| (vec![id], event))
         .ok_or_else(|| malformed("no build id (payload.id, buildId or a build URL) in the payload"))
 }
 
@@ -92,7 +123,36 @@ mod tests {
     use super::*;
 
     fn ids(body: &str) -> Result<Vec<String>, CallbackError> {
-        build_ids(body.as_bytes())
+        build_ids(body.as_bytes()).map(|(ids, _)| ids)
+    }
+
+    #[test]
+    fn starts_wake_soon_and_ends_now() {
+        let native = |event: &str| format!(r#"{{"eventType":"{event}","payload":{{"id":9}}}}"#);
+        let key = vec!["build:9".to_string()];
+        assert_eq!(
+            wakes(native("BUILD_STARTED").as_bytes()),
+            Ok(Wakes::soon(key.clone()))
+        );
+        assert_eq!(
+            wakes(native("BUILD_FINISHED").as_bytes()),
+            Ok(Wakes::now(key.clone()))
+        );
+        assert_eq!(
+            wakes(native("BUILD_INTERRUPTED").as_bytes()),
+            Ok(Wakes::now(key.clone()))
+        );
+        let legacy =
+            |event: &str| format!(r#"{{"build":{{"notifyType":"{event}","buildId":"9"}}}}"#);
+        assert_eq!(
+            wakes(legacy("buildStarted").as_bytes()),
+            Ok(Wakes::soon(key.clone()))
+        );
+        assert_eq!(
+            wakes(legacy("buildFinished").as_bytes()),
+            Ok(Wakes::now(key.clone()))
+        );
+        assert_eq!(wakes(br#"{"build_id": 9}"#), Ok(Wakes::now(key)));
     }
 
     #[test]

@@ -185,11 +185,7 @@ impl Adapter for TeamCityAdapter {
     fn callback(&self, callback: &Callback) -> Result<Wakes, CallbackError> {
         let secret = self.settings.callback.as_ref().map(|c| c.secret.expose());
         callback::authenticate(secret, callback)?;
-        let keys = callback::build_ids(&callback.body)?
-            .iter()
-            .map(|id| callback::key(id))
-            .collect();
-        Ok(Wakes::now(keys))
+        callback::wakes(&callback.body)
     }
 
     fn max_in_flight(&self) -> Option<usize> {
