@@ -58,24 +58,23 @@ pub(super) fn spawn(
         action = %execution.stages[s].actions[a].name,
         run = %run_id,
     );
-    runtime.inner.tasks.spawn(
-        async move {
-            match prepared {
-                Ok(prepared) => follower.run(prepared, recovered, external_id).await,
-                Err(why) => {
-                    follower
-                        .complete(ActionOutcome::Failed {
-                            error: why,
-                            outputs: Default::default(),
-                        })
-                        .await
-                }
+    let task = async move {
+        match prepared {
+            Ok(prepared) => follower.run(prepared, recovered, external_id).await,
+            Err(why) => {
+                follower
+                    .complete(ActionOutcome::Failed {
+                        error: why,
+                        outputs: Default::default(),
+                    })
+                    .await
             }
-            lock(&follower.runtime.inner.followers).remove(&follower.run_id);
-            lock(&follower.runtime.inner.wakers).remove(&follower.run_id);
         }
-        .instrument(span),
-    );
+        lock(&follower.runtime.inner.followers).remove(&follower.run_id);
+        lock(&follower.runtime.inner.wakers).remove(&follower.run_id);
+    };
+    eprintln!("FUTSIZE {}", std::mem::size_of_val(&task));
+    runtime.inner.tasks.spawn(task.instrument(span));
 }
 
 /// Stops following a run that no longer counts and asks its executor to cancel the work.
@@ -125,6 +124,9 @@ pub(super) fn cancel(
         }
     });
 }
+
+/// A boxed future of a follower's method.
+type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
@@ -208,14 +210,14 @@ impl Follower {
         // barely reached the server's queue, and the server's callback (or the first
         // poll) says when there is news. Work found after a restart, or recorded before,
         // is looked at at once.
-        let (mut external_id, mut look) = match external_id {
+        let (mut external_id, look) = match external_id {
             Some(id) => {
                 keys.register(adapter.wake_keys(&context, &id), &self.run_id, &self.waker);
                 (id, true)
             }
             None => {
                 let Some((started, triggered)) =
-                    self.start(adapter.as_ref(), &context, recovered).await
+                    Box::pin(self.start(adapter.as_ref(), &context, recovered)).await
                 else {
                     return;
                 };
@@ -246,77 +248,75 @@ impl Follower {
         // running build is looked at again at the same moment: those first looks wait to
         // share requests too, so thousands of them cost a few list reads, not one each.
         let mut urgent = !recovered;
+        let mut pause = (!look).then(|| adapter.poll_interval(started_at.elapsed()));
         loop {
-            if !look {
-                look = true;
+            // One place to wait (the task's state machine keeps one set of its futures).
+            if let Some(pause) = pause {
                 urgent = tokio::select! {
-                    _ = tokio::time::sleep(adapter.poll_interval(started_at.elapsed())) => false,
+                    _ = tokio::time::sleep(pause) => false,
                     now = self.waker.woken() => now,
                     _ = self.token.cancelled() => return,
                 };
             }
             let status = adapter.status(&context, &external_id);
-            let wait = match crate::adapters::batch::urgency(urgent, status).await {
-                Ok(Progress::Finished(outcome)) => {
-                    metrics::action_finished(&context.stage, started_at.elapsed());
-                    self.complete(outcome.into()).await;
-                    return;
-                }
-                Ok(progress) => {
-                    if last_seen.as_ref() != Some(&progress) {
-                        if let Progress::Running {
-                            external_id: better_id,
-                            external_url,
-                            percent_complete,
-                            summary,
-                        } = &progress
-                        {
-                            if let Some(better) = better_id {
-                                if *better != external_id {
-                                    external_id = better.clone();
-                                    keys.register(
-                                        adapter.wake_keys(&context, &external_id),
-                                        &self.run_id,
-                                        &self.waker,
-                                    );
-                                }
-                            }
-                            self.deliver(Event::ActionProgress {
-                                execution: self.execution_id.clone(),
-                                run_id: self.run_id.clone(),
-                                external_id: better_id.clone(),
-                                external_url: external_url.clone(),
-                                percent_complete: *percent_complete,
-                                summary: summary.clone(),
-                            })
-                            .await;
-                        }
-                        last_seen = Some(progress);
+            pause = Some(
+                match crate::adapters::batch::urgency(urgent, status).await {
+                    Ok(Progress::Finished(outcome)) => {
+                        metrics::action_finished(&context.stage, started_at.elapsed());
+                        self.complete(outcome.into()).await;
+                        return;
                     }
-                    delays = backoff(&self.runtime);
-                    adapter.poll_interval(started_at.elapsed())
-                }
-                Err(AdapterError::Retryable {
-                    message,
-                    retry_after,
-                }) => {
-                    tracing::warn!(%message, "reading the work's status failed; will retry");
-                    next_delay(&mut delays, retry_after)
-                }
-                Err(error) => {
-                    self.complete(ActionOutcome::Failed {
-                        error: format!("lost track of the external work: {error}"),
-                        outputs: Default::default(),
-                    })
-                    .await;
-                    return;
-                }
-            };
-            urgent = tokio::select! {
-                _ = tokio::time::sleep(wait) => false,
-                now = self.waker.woken() => now,
-                _ = self.token.cancelled() => return,
-            };
+                    Ok(progress) => {
+                        if last_seen.as_ref() != Some(&progress) {
+                            if let Progress::Running {
+                                external_id: better_id,
+                                external_url,
+                                percent_complete,
+                                summary,
+                            } = &progress
+                            {
+                                if let Some(better) = better_id {
+                                    if *better != external_id {
+                                        external_id = better.clone();
+                                        keys.register(
+                                            adapter.wake_keys(&context, &external_id),
+                                            &self.run_id,
+                                            &self.waker,
+                                        );
+                                    }
+                                }
+                                self.deliver(Event::ActionProgress {
+                                    execution: self.execution_id.clone(),
+                                    run_id: self.run_id.clone(),
+                                    external_id: better_id.clone(),
+                                    external_url: external_url.clone(),
+                                    percent_complete: *percent_complete,
+                                    summary: summary.clone(),
+                                })
+                                .await;
+                            }
+                            last_seen = Some(progress);
+                        }
+                        delays = backoff(&self.runtime);
+                        adapter.poll_interval(started_at.elapsed())
+                    }
+                    Err(AdapterError::Retryable {
+                        message,
+                        retry_after,
+                    }) => {
+                        tracing::warn!(%message, "reading the work's status failed; will retry");
+                        next_delay(&mut delays, retry_after)
+                    }
+                    Err(error) => {
+                        self.complete(ActionOutcome::Failed {
+                            error: format!("lost track of the external work: {error}"),
+                            outputs: Default::default(),
+                        })
+                        .await;
+                        return;
+                    }
+                },
+            );
         }
     }
 
@@ -391,31 +391,36 @@ impl Follower {
         }
     }
 
-    async fn complete(&self, outcome: ActionOutcome) {
+    fn complete(&self, outcome: ActionOutcome) -> Boxed<'_, ()> {
         self.deliver(Event::ActionCompleted {
             execution: self.execution_id.clone(),
             run_id: self.run_id.clone(),
             outcome,
         })
-        .await;
     }
 
-    /// Hands an event to the actor, retrying while the store is unavailable.
-    async fn deliver(&self, event: Event) {
-        let mut delays = backoff(&self.runtime);
-        loop {
-            match self.runtime.submit(&self.pipeline, event.clone()).await {
-                Ok(_) | Err(RuntimeError::Rejected(_)) | Err(RuntimeError::ShuttingDown) => return,
-                Err(error) => {
-                    tracing::warn!(%error, event = event.kind(), "could not record; will retry");
-                    let delay = next_delay(&mut delays, None);
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = self.runtime.inner.shutdown.cancelled() => return,
+    /// Hands an event to the actor, retrying while the store is unavailable. Boxed, as
+    /// `complete` and `start`: the follower's own task, alive for as long as the build
+    /// runs, then holds a pointer instead of these rarely running state machines.
+    fn deliver(&self, event: Event) -> Boxed<'_, ()> {
+        Box::pin(async move {
+            let mut delays = backoff(&self.runtime);
+            loop {
+                match self.runtime.submit(&self.pipeline, event.clone()).await {
+                    Ok(_) | Err(RuntimeError::Rejected(_)) | Err(RuntimeError::ShuttingDown) => {
+                        return
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, event = event.kind(), "could not record; will retry");
+                        let delay = next_delay(&mut delays, None);
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = self.runtime.inner.shutdown.cancelled() => return,
+                        }
                     }
                 }
             }
-        }
+        })
     }
 }
 
