@@ -188,7 +188,7 @@ impl Follower {
     async fn run(&self, prepared: Prepared, recovered: bool, external_id: Option<String>) {
         let Prepared {
             adapter,
-            context,
+            mut context,
             server,
             slots,
         } = prepared;
@@ -240,6 +240,9 @@ impl Follower {
                 (started.external_id, !triggered)
             }
         };
+        // Only a trigger reads the input artifacts' variables; the follower may live for
+        // hours, so it lets them go.
+        context.input_artifacts = Vec::new();
         let mut delays = backoff(&self.runtime);
         let mut last_seen: Option<Progress> = None;
         // The first look and a look after a callback that may report the end go out at
