@@ -73,7 +73,6 @@ pub(super) fn spawn(
         lock(&follower.runtime.inner.followers).remove(&follower.run_id);
         lock(&follower.runtime.inner.wakers).remove(&follower.run_id);
     };
-    eprintln!("FUTSIZE {}", std::mem::size_of_val(&task));
     runtime.inner.tasks.spawn(task.instrument(span));
 }
 
