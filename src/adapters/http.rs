@@ -16,6 +16,14 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
 use super::AdapterError;
 use crate::config::ServerSettings;
 
+/// A boxed future borrowing for `'a`.
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A response's body as text, boxed for the reason `ServerClient::send_once` gives.
+pub fn body_text(response: Response) -> Boxed<'static, reqwest::Result<String>> {
+    Box::pin(response.text())
+}
+
 /// How a server wants to be authenticated.
 #[derive(Clone)]
 pub enum Credentials {
@@ -145,15 +153,31 @@ impl ServerClient {
 
     /// Sends once, after the rate limiter allows it. For triggers: a lost answer must be
     /// resolved by looking, not by sending again.
-    pub async fn send_once(&self, request: RequestBuilder) -> Result<Response, AdapterError> {
-        self.limiter.until_ready().await;
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        request.send().await.map_err(|e| self.transport(e))
+    ///
+    /// This and `read` return boxed futures: a request's state machine is over a
+    /// kilobyte, and every follower waiting on a status read would otherwise carry one
+    /// inline for each request its code could make.
+    pub fn send_once(&self, request: RequestBuilder) -> Boxed<'_, Result<Response, AdapterError>> {
+        Box::pin(async move {
+            self.limiter.until_ready().await;
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            request.send().await.map_err(|e| self.transport(e))
+        })
     }
 
     /// Sends a read, retrying transport errors, 5xx, 408 and 429 with backoff (and the
     /// server's `Retry-After`). Any other status comes back for the caller to judge.
-    pub async fn read(&self, make: impl Fn() -> RequestBuilder) -> Result<Response, AdapterError> {
+    pub fn read<'a>(
+        &'a self,
+        make: impl Fn() -> RequestBuilder + Send + 'a,
+    ) -> Boxed<'a, Result<Response, AdapterError>> {
+        Box::pin(self.read_with_retries(make))
+    }
+
+    async fn read_with_retries(
+        &self,
+        make: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, AdapterError> {
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(self.min_backoff)
             .with_max_delay(self.max_backoff)
@@ -210,7 +234,7 @@ impl ServerClient {
     pub async fn success_text(&self, response: Response) -> Result<String, AdapterError> {
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| self.transport(e))?;
+        let text = body_text(response).await.map_err(|e| self.transport(e))?;
         if status.is_success() {
             Ok(text)
         } else {

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::crumb::{is_crumb_refusal, Crumb, CrumbJar};
 use super::wire;
-use crate::adapters::http::ServerClient;
+use crate::adapters::http::{Boxed, ServerClient};
 use crate::adapters::{AdapterError, Result};
 
 /// Crumb refreshes one POST may trigger before its 403 counts.
@@ -78,7 +78,17 @@ impl Jenkins {
 
     /// A POST, sent once; a crumb refusal fetches a fresh crumb and sends again (Jenkins
     /// acted on nothing when it refused).
-    pub async fn post(
+    pub fn post<'a>(
+        &'a self,
+        what: &'a str,
+        path: &'a str,
+        query: &'a [(&'a str, String)],
+        form: &'a [(String, String)],
+    ) -> Boxed<'a, Result<Reply>> {
+        Box::pin(self.post_unboxed(what, path, query, form))
+    }
+
+    async fn post_unboxed(
         &self,
         what: &str,
         path: &str,
@@ -167,8 +177,17 @@ impl Jenkins {
 }
 
 /// A GET through a bare client, for the batchers, which outlive no adapter but cannot
-/// borrow one.
-pub async fn get(
+/// borrow one. Boxed, as every request of the adapters (see `ServerClient::send_once`).
+pub fn get<'a>(
+    client: &'a ServerClient,
+    what: &'a str,
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+) -> Boxed<'a, Result<Reply>> {
+    Box::pin(get_unboxed(client, what, path, query))
+}
+
+async fn get_unboxed(
     client: &ServerClient,
     what: &str,
     path: &str,
@@ -185,13 +204,15 @@ pub async fn get(
 async fn read_reply(client: &ServerClient, what: &str, response: Response) -> Result<Reply> {
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.text().await.map_err(|e| {
-        AdapterError::retryable(format!(
-            "{what}: {}: the answer broke off: {}",
-            client.name,
-            e.without_url()
-        ))
-    })?;
+    let body = crate::adapters::http::body_text(response)
+        .await
+        .map_err(|e| {
+            AdapterError::retryable(format!(
+                "{what}: {}: the answer broke off: {}",
+                client.name,
+                e.without_url()
+            ))
+        })?;
     Ok(Reply {
         status,
         headers,

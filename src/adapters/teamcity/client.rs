@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::wire;
-use crate::adapters::http::{Credentials, ServerClient};
+use crate::adapters::http::{Boxed, Credentials, ServerClient};
 use crate::adapters::{AdapterError, Result};
 
 /// How requests authenticate, which decides the path prefixes.
@@ -100,7 +100,12 @@ impl Api {
     }
 
     /// A GET, retried on transport errors, 5xx, 408 and 429; other answers come back.
-    pub async fn read(&self, url: Url, accept: &'static str) -> Result<Reply> {
+    /// Boxed, as every request of the adapters (see `ServerClient::send_once`).
+    pub fn read(&self, url: Url, accept: &'static str) -> Boxed<'_, Result<Reply>> {
+        Box::pin(self.read_unboxed(url, accept))
+    }
+
+    async fn read_unboxed(&self, url: Url, accept: &'static str) -> Result<Reply> {
         let response = self
             .client
             .read(|| {
@@ -130,7 +135,11 @@ impl Api {
 
     /// A POST of an XML body, sent once (after a CSRF refresh at most twice, the first
     /// having been refused unread). The answer comes back whatever its status.
-    pub async fn post_xml(&self, url: Url, body: String) -> Result<Reply> {
+    pub fn post_xml(&self, url: Url, body: String) -> Boxed<'_, Result<Reply>> {
+        Box::pin(self.post_xml_unboxed(url, body))
+    }
+
+    async fn post_xml_unboxed(&self, url: Url, body: String) -> Result<Reply> {
         let mut session = match self.auth {
             Auth::Basic => Some(self.csrf_session(false).await?),
             Auth::Bearer | Auth::Guest => None,
@@ -208,13 +217,15 @@ impl Api {
     async fn collect(&self, response: reqwest::Response) -> Result<Reply> {
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.text().await.map_err(|e| {
-            AdapterError::retryable(format!(
-                "{}: reading the answer failed: {}",
-                self.name(),
-                e.without_url()
-            ))
-        })?;
+        let body = crate::adapters::http::body_text(response)
+            .await
+            .map_err(|e| {
+                AdapterError::retryable(format!(
+                    "{}: reading the answer failed: {}",
+                    self.name(),
+                    e.without_url()
+                ))
+            })?;
         Ok(Reply {
             status,
             headers,
