@@ -5,27 +5,67 @@
 //!
 //! A request made in [`urgency`] with `true` (a follower that a callback woke) does not
 //! wait for the window: its batch goes out at once with whatever is queued, so a build's
-//! end reported by a callback moves the pipeline on without delay.
+//! end reported by a callback moves the pipeline on without delay. A request already
+//! waiting in a window can be hurried the same way through its [`Hurry`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::AdapterError;
 
 type Reply<V> = oneshot::Sender<Result<Option<V>, AdapterError>>;
 
-tokio::task_local! {
-    static URGENT: bool;
+/// How the batched reads of one piece of work go out.
+struct Urgency {
+    urgent: bool,
+    hurry: Arc<Hurry>,
 }
 
-/// Runs `work` with every batched read it makes marked urgent (or not).
-pub async fn urgency<F: Future>(urgent: bool, work: F) -> F::Output {
-    URGENT.scope(urgent, work).await
+tokio::task_local! {
+    static URGENCY: Urgency;
+}
+
+/// Lets the caller of [`urgency`] send at once a batch its work is waiting in (a callback
+/// came that may report the end of the work).
+#[derive(Debug, Default)]
+pub struct Hurry {
+    /// Whether it was hurried, and the gathering batch's signal, set by the request
+    /// waiting in it.
+    state: Mutex<(bool, Option<Arc<Notify>>)>,
+}
+
+impl Hurry {
+    /// Sends the batch the work waits in now; a request the work makes afterwards is
+    /// urgent.
+    pub fn now(&self) {
+        let mut state = self.lock();
+        state.0 = true;
+        if let Some(batch) = state.1.as_ref() {
+            batch.notify_one();
+        }
+    }
+
+    /// Notes the batch a request waits in (or none); returns whether it was hurried.
+    fn waiting_in(&self, batch: Option<Arc<Notify>>) -> bool {
+        let mut state = self.lock();
+        state.1 = batch;
+        state.0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (bool, Option<Arc<Notify>>)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs `work` with every batched read it makes marked urgent (or not); `hurry` can
+/// send a read waiting in its batch's window at once.
+pub async fn urgency<F: Future>(urgent: bool, hurry: Arc<Hurry>, work: F) -> F::Output {
+    URGENCY.scope(Urgency { urgent, hurry }, work).await
 }
 
 /// A queued request: its key, where the answer goes, and whether it may not wait.
@@ -34,6 +74,8 @@ type Request<K, V> = (K, Reply<V>, bool);
 /// Gathers keys for `window`, then fetches them together.
 pub struct Batcher<K, V> {
     requests: mpsc::UnboundedSender<Request<K, V>>,
+    /// Ends the window of the batch being gathered (a waiting request was hurried).
+    hurried: Arc<Notify>,
 }
 
 impl<K, V> Batcher<K, V>
@@ -50,6 +92,8 @@ where
     {
         let (requests, mut inbox) = mpsc::unbounded_channel::<Request<K, V>>();
         let fetch = Arc::new(fetch);
+        let hurried = Arc::new(Notify::new());
+        let hurry = hurried.clone();
         tokio::spawn(async move {
             while let Some(first) = inbox.recv().await {
                 let mut waiting: HashMap<K, Vec<Reply<V>>> = HashMap::new();
@@ -61,10 +105,15 @@ where
                         // Only what is queued already joins an urgent batch.
                         inbox.try_recv().ok()
                     } else {
-                        tokio::time::timeout_at(deadline, inbox.recv())
-                            .await
-                            .ok()
-                            .flatten()
+                        tokio::select! {
+                            next = tokio::time::timeout_at(deadline, inbox.recv()) => {
+                                next.ok().flatten()
+                            }
+                            _ = hurry.notified() => {
+                                urgent = true;
+                                inbox.try_recv().ok()
+                            }
+                        }
                     };
                     let Some((key, reply, now)) = next else { break };
                     urgent |= now;
@@ -92,19 +141,28 @@ where
                 });
             }
         });
-        Batcher { requests }
+        Batcher { requests, hurried }
     }
 
     /// The value for `key`, fetched together with whatever else was asked meanwhile.
     pub async fn get(&self, key: K) -> Result<Option<V>, AdapterError> {
         let (reply, answer) = oneshot::channel();
-        let urgent = URGENT.try_with(|urgent| *urgent).unwrap_or(false);
+        let (urgent, hurry) = URGENCY
+            .try_with(|u| (u.urgent, Some(u.hurry.clone())))
+            .unwrap_or((false, None));
+        // Noted before the request goes: a hurry from then on ends its batch's window,
+        // and one that came before makes it urgent.
+        let hurried = hurry
+            .as_ref()
+            .is_some_and(|hurry| hurry.waiting_in(Some(self.hurried.clone())));
         self.requests
-            .send((key, reply, urgent))
+            .send((key, reply, urgent || hurried))
             .map_err(|_| AdapterError::retryable("the batcher stopped"))?;
-        answer
-            .await
-            .map_err(|_| AdapterError::retryable("the batcher dropped a request"))?
+        let answer = answer.await;
+        if let Some(hurry) = &hurry {
+            hurry.waiting_in(None);
+        }
+        answer.map_err(|_| AdapterError::retryable("the batcher dropped a request"))?
     }
 }
 
@@ -153,12 +211,44 @@ mod tests {
             10,
             |keys: Vec<u32>| async move { Ok(keys.into_iter().map(|k| (k, k)).collect()) },
         ));
-        let urgent = urgency(true, batcher.get(7));
+        let urgent = urgency(true, Arc::default(), batcher.get(7));
         let answer = tokio::time::timeout(Duration::from_secs(10), urgent).await;
         assert_eq!(answer.expect("not held for the window").unwrap(), Some(7));
         // An ordinary request waits for company, as long as the window.
         let ordinary = tokio::time::timeout(Duration::from_millis(200), batcher.get(8)).await;
         assert!(ordinary.is_err(), "held for the window");
+    }
+
+    #[tokio::test]
+    async fn a_hurried_request_leaves_the_window_at_once() {
+        let batcher = Arc::new(Batcher::new(
+            Duration::from_secs(3600),
+            10,
+            |keys: Vec<u32>| async move { Ok(keys.into_iter().map(|k| (k, k)).collect()) },
+        ));
+        let hurry = Arc::new(Hurry::default());
+        let waiting = tokio::spawn(urgency(false, hurry.clone(), {
+            let batcher = batcher.clone();
+            async move { batcher.get(3).await }
+        }));
+        // Hurry until the request is in its batch (it may not have reached it yet).
+        let answer = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                hurry.now();
+                if waiting.is_finished() {
+                    break waiting.await.unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert_eq!(answer.expect("not held for the window").unwrap(), Some(3));
+        // Hurried before it asks: the request is urgent.
+        let early = Arc::new(Hurry::default());
+        early.now();
+        let read = urgency(false, early, batcher.get(4));
+        let answer = tokio::time::timeout(Duration::from_secs(10), read).await;
+        assert_eq!(answer.expect("not held for the window").unwrap(), Some(4));
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ use tracing::Instrument;
 use super::executors::{prepare, Prepared};
 use super::wakes::Waker;
 use super::{metrics, Runtime, RuntimeError};
+use crate::adapters::batch::{urgency, Hurry};
 use crate::adapters::{AdapterError, Outcome, Progress, Started};
 use crate::engine::state::Execution;
 use crate::engine::{ActionOutcome, Event};
@@ -260,65 +261,98 @@ impl Follower {
                     _ = self.token.cancelled() => return,
                 };
             }
-            let status = adapter.status(&context, &external_id);
-            pause = Some(
-                match crate::adapters::batch::urgency(urgent, status).await {
-                    Ok(Progress::Finished(outcome)) => {
-                        metrics::action_finished(&context.stage, started_at.elapsed());
-                        self.complete(outcome.into()).await;
-                        return;
-                    }
-                    Ok(progress) => {
-                        if last_seen.as_ref() != Some(&progress) {
-                            if let Progress::Running {
-                                external_id: better_id,
-                                external_url,
-                                percent_complete,
-                                summary,
-                            } = &progress
-                            {
-                                if let Some(better) = better_id {
-                                    if *better != external_id {
-                                        external_id = better.clone();
-                                        keys.register(
-                                            adapter.wake_keys(&context, &external_id),
-                                            &self.run_id,
-                                            &self.waker,
-                                        );
-                                    }
+            let (read, woken) = self
+                .look(adapter.as_ref(), &context, &external_id, urgent)
+                .await;
+            let next = match read {
+                Ok(Progress::Finished(outcome)) => {
+                    metrics::action_finished(&context.stage, started_at.elapsed());
+                    self.complete(outcome.into()).await;
+                    return;
+                }
+                Ok(progress) => {
+                    if last_seen.as_ref() != Some(&progress) {
+                        if let Progress::Running {
+                            external_id: better_id,
+                            external_url,
+                            percent_complete,
+                            summary,
+                        } = &progress
+                        {
+                            if let Some(better) = better_id {
+                                if *better != external_id {
+                                    external_id = better.clone();
+                                    keys.register(
+                                        adapter.wake_keys(&context, &external_id),
+                                        &self.run_id,
+                                        &self.waker,
+                                    );
                                 }
-                                self.deliver(Event::ActionProgress {
-                                    execution: self.execution_id.clone(),
-                                    run_id: self.run_id.clone(),
-                                    external_id: better_id.clone(),
-                                    external_url: external_url.clone(),
-                                    percent_complete: *percent_complete,
-                                    summary: summary.clone(),
-                                })
-                                .await;
                             }
-                            last_seen = Some(progress);
+                            self.deliver(Event::ActionProgress {
+                                execution: self.execution_id.clone(),
+                                run_id: self.run_id.clone(),
+                                external_id: better_id.clone(),
+                                external_url: external_url.clone(),
+                                percent_complete: *percent_complete,
+                                summary: summary.clone(),
+                            })
+                            .await;
                         }
-                        delays = backoff(&self.runtime);
-                        adapter.poll_interval(started_at.elapsed())
+                        last_seen = Some(progress);
                     }
-                    Err(AdapterError::Retryable {
-                        message,
-                        retry_after,
-                    }) => {
-                        tracing::warn!(%message, "reading the work's status failed; will retry");
-                        next_delay(&mut delays, retry_after)
+                    delays = backoff(&self.runtime);
+                    // A callback during the read may bring news the read predates.
+                    woken.map_or(Some(adapter.poll_interval(started_at.elapsed())), |now| {
+                        urgent = now;
+                        None
+                    })
+                }
+                Err(AdapterError::Retryable {
+                    message,
+                    retry_after,
+                }) => {
+                    tracing::warn!(%message, "reading the work's status failed; will retry");
+                    Some(next_delay(&mut delays, retry_after))
+                }
+                Err(error) => {
+                    self.complete(ActionOutcome::Failed {
+                        error: format!("lost track of the external work: {error}"),
+                        outputs: Default::default(),
+                    })
+                    .await;
+                    return;
+                }
+            };
+            pause = next;
+        }
+    }
+
+    /// Reads the work's status. A callback that comes meanwhile and may report the end
+    /// hurries the read if it still waits in a batch's window. Returns the read and, if
+    /// a callback came during it, whether one asked to look now: the follower then looks
+    /// again at once, as the read may predate the callback's news.
+    async fn look(
+        &self,
+        adapter: &dyn crate::adapters::Adapter,
+        context: &crate::adapters::ActionContext,
+        external_id: &str,
+        urgent: bool,
+    ) -> (crate::adapters::Result<Progress>, Option<bool>) {
+        let hurry = Arc::new(Hurry::default());
+        let read = urgency(urgent, hurry.clone(), adapter.status(context, external_id));
+        tokio::pin!(read);
+        let mut woken: Option<bool> = None;
+        loop {
+            tokio::select! {
+                result = &mut read => return (result, woken),
+                now = self.waker.woken(), if woken != Some(true) => {
+                    if now {
+                        hurry.now();
                     }
-                    Err(error) => {
-                        self.complete(ActionOutcome::Failed {
-                            error: format!("lost track of the external work: {error}"),
-                            outputs: Default::default(),
-                        })
-                        .await;
-                        return;
-                    }
-                },
-            );
+                    woken = Some(now);
+                }
+            }
         }
     }
 

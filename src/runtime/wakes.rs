@@ -147,6 +147,13 @@ impl Index {
                 .retain(|_, early| at.duration_since(early.at) <= EARLY_FOR);
         }
         if self.early.len() + group.len() <= MAX_EARLY {
+            // Callbacks may arrive out of order: one that asked to look now keeps its say.
+            let earlier = group.iter().filter_map(|entry| self.early.get(entry));
+            let look = if earlier.into_iter().any(|e| e.look == Look::Now) {
+                Look::Now
+            } else {
+                look
+            };
             let early = Early { at, group, look };
             for entry in early.group.iter() {
                 self.early.insert(entry.clone(), early.clone());
@@ -197,6 +204,10 @@ mod tests {
             .is_empty());
         assert_eq!(index.file("j", keys(&["queue:9"]), "c").1, Some(Look::Now));
         assert_eq!(index.file("j", keys(&["build:x#4"]), "c").1, None);
+        // The end reported before the start still asks for a look now.
+        index.runs("j", &keys(&["build:5"]), Some(Look::Now));
+        index.runs("j", &keys(&["build:5"]), Some(Look::Soon));
+        assert_eq!(index.file("j", keys(&["build:5"]), "e").1, Some(Look::Now));
         // A progress callback asks for a look soon.
         assert!(index
             .runs("j", &keys(&["queue:10"]), Some(Look::Soon))
