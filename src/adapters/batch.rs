@@ -34,9 +34,14 @@ tokio::task_local! {
 /// came that may report the end of the work).
 #[derive(Debug, Default)]
 pub struct Hurry {
-    /// Whether it was hurried, and the gathering batch's signal, set by the request
-    /// waiting in it.
-    state: Mutex<(bool, Option<Arc<Notify>>)>,
+    state: Mutex<HurryState>,
+}
+
+#[derive(Debug, Default)]
+struct HurryState {
+    hurried: bool,
+    /// The signal of the batch the work's request waits in.
+    batch: Option<Arc<Notify>>,
 }
 
 impl Hurry {
@@ -44,20 +49,24 @@ impl Hurry {
     /// urgent.
     pub fn now(&self) {
         let mut state = self.lock();
-        state.0 = true;
-        if let Some(batch) = state.1.as_ref() {
+        state.hurried = true;
+        if let Some(batch) = state.batch.as_ref() {
             batch.notify_one();
         }
     }
 
-    /// Notes the batch a request waits in (or none); returns whether it was hurried.
-    fn waiting_in(&self, batch: Option<Arc<Notify>>) -> bool {
+    /// Notes the batch a request waits in; returns whether the work was hurried.
+    fn waiting_in(&self, batch: Arc<Notify>) -> bool {
         let mut state = self.lock();
-        state.1 = batch;
-        state.0
+        state.batch = Some(batch);
+        state.hurried
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (bool, Option<Arc<Notify>>)> {
+    fn not_waiting(&self) {
+        self.lock().batch = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HurryState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -154,13 +163,13 @@ where
         // and one that came before makes it urgent.
         let hurried = hurry
             .as_ref()
-            .is_some_and(|hurry| hurry.waiting_in(Some(self.hurried.clone())));
+            .is_some_and(|hurry| hurry.waiting_in(self.hurried.clone()));
         self.requests
             .send((key, reply, urgent || hurried))
             .map_err(|_| AdapterError::retryable("the batcher stopped"))?;
         let answer = answer.await;
         if let Some(hurry) = &hurry {
-            hurry.waiting_in(None);
+            hurry.not_waiting();
         }
         answer.map_err(|_| AdapterError::retryable("the batcher dropped a request"))?
     }
