@@ -3,10 +3,11 @@
 //! job's builds, one TeamCity multi-id locator), so a server with thousands of builds in
 //! flight sees a few requests per poll round instead of one per build.
 //!
-//! A request made in [`urgency`] with `true` (a follower that a callback woke) does not
-//! wait for the window: its batch goes out at once with whatever is queued, so a build's
-//! end reported by a callback moves the pipeline on without delay. A request already
-//! waiting in a window can be hurried the same way through its [`Hurry`].
+//! A request made in [`urgency`] with `true` (a follower woken by a callback that may
+//! report the end of its build) does not wait for the window: its batch goes out at once
+//! with whatever is queued, so a build's end reported by a callback moves the pipeline on
+//! without delay. A request already waiting in a window can be hurried the same way
+//! through its [`Hurry`].
 
 use std::collections::HashMap;
 use std::future::Future;
