@@ -237,8 +237,9 @@ pub trait Adapter: Send + Sync {
         vec![external_id.to_string()]
     }
 
-    /// Authenticates and reads an inbound callback; returns the keys of the work it names.
-    /// A callback is only a hint: the follower then reads the truth from the server.
+    /// Authenticates and reads an inbound callback; returns the keys of the work it names
+    /// and how soon to look at it. A callback is only a hint: the follower then reads the
+    /// truth from the server.
     fn callback(&self, _callback: &Callback) -> Result<Wakes, CallbackError> {
         Err(CallbackError::Unsupported)
     }

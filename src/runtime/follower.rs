@@ -14,6 +14,7 @@ use super::executors::{prepare, Prepared};
 use super::wakes::Waker;
 use super::{metrics, Runtime, RuntimeError};
 use crate::adapters::batch::{urgency, Hurry};
+use crate::adapters::http::Boxed;
 use crate::adapters::{AdapterError, Outcome, Progress, Started};
 use crate::engine::state::Execution;
 use crate::engine::{ActionOutcome, Event};
@@ -125,9 +126,6 @@ pub(super) fn cancel(
     });
 }
 
-/// A boxed future of a follower's method.
-type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -210,7 +208,7 @@ impl Follower {
         // barely reached the server's queue, and the server's callback (or the first
         // poll) says when there is news. Work found after a restart, or recorded before,
         // is looked at at once.
-        let (mut external_id, look) = match external_id {
+        let (mut external_id, look_at_once) = match external_id {
             Some(id) => {
                 keys.register(adapter.wake_keys(&context, &id), &self.run_id, &self.waker);
                 (id, true)
@@ -251,7 +249,7 @@ impl Follower {
         // running build is looked at again at the same moment: those first looks wait to
         // share requests too, so thousands of them cost a few list reads, not one each.
         let mut urgent = !recovered;
-        let mut pause = (!look).then(|| adapter.poll_interval(started_at.elapsed()));
+        let mut pause = (!look_at_once).then(|| adapter.poll_interval(started_at.elapsed()));
         loop {
             // One place to wait (the task's state machine keeps one set of its futures).
             if let Some(pause) = pause {

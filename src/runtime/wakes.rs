@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-/// How soon a woken follower looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How soon a woken follower looks; of two wake-ups, the greater wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Look {
-    /// At once: the news may be the end of the work.
-    Now,
     /// Within the batching window, sharing the read with other builds: progress.
     Soon,
+    /// At once: the news may be the end of the work.
+    Now,
 }
 
 /// One follower's wake-up.
@@ -112,10 +112,7 @@ impl WakeIndex {
             let entry = (server.to_string(), key);
             if let Some(early) = index.early.remove(&entry) {
                 if now.duration_since(early.at) <= EARLY_FOR {
-                    came_early = match (came_early, early.look) {
-                        (Some(Look::Now), _) | (_, Look::Now) => Some(Look::Now),
-                        _ => Some(Look::Soon),
-                    };
+                    came_early = came_early.max(Some(early.look));
                 }
                 for other in early.group.iter() {
                     index.early.remove(other);
@@ -148,12 +145,11 @@ impl Index {
         }
         if self.early.len() + group.len() <= MAX_EARLY {
             // Callbacks may arrive out of order: one that asked to look now keeps its say.
-            let earlier = group.iter().filter_map(|entry| self.early.get(entry));
-            let look = if earlier.into_iter().any(|e| e.look == Look::Now) {
-                Look::Now
-            } else {
-                look
-            };
+            let look = group
+                .iter()
+                .filter_map(|entry| self.early.get(entry))
+                .map(|earlier| earlier.look)
+                .fold(look, Look::max);
             let early = Early { at, group, look };
             for entry in early.group.iter() {
                 self.early.insert(entry.clone(), early.clone());

@@ -86,7 +86,8 @@ proptest! {
         mutated(CALLBACKS),
         text().prop_map(String::into_bytes),
     ]) {
-        // A callback that is read names some work (QUEUED ones name it and wake nothing).
+        // Read or refused, within bounds; a body that names no work is refused (and a
+        // QUEUED one that names some wakes nothing), as the callback tests check.
         let _ = bounded("a callback", || callback::wakes(&body));
     }
 
