@@ -1,6 +1,6 @@
 //! What every CI adapter shares on the wire: one HTTP client per server with its TLS
-//! options, timeout and credentials; the server's rate limiter (every request waits its
-//! turn); retries with exponential backoff and jitter for reads, honouring `Retry-After`;
+//! options, timeout and credentials; the server's rate limiter and connection limit (every
+//! request waits its turn, and only so many wait for an answer at once); retries with exponential backoff and jitter for reads, honouring `Retry-After`;
 //! single-shot sends for triggers, which must never be repeated blindly; and the mapping
 //! of transport failures and statuses to retryable or fatal errors.
 
@@ -12,6 +12,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, Url};
+use tokio::sync::Semaphore;
 
 use super::AdapterError;
 use crate::config::ServerSettings;
@@ -46,6 +47,10 @@ pub struct ServerClient {
     http: Client,
     credentials: Credentials,
     limiter: DefaultDirectRateLimiter,
+    /// One permit per request waiting for its answer: a burst of work (thousands of
+    /// actions starting at once) queues here instead of opening a connection each, which
+    /// would load the server and keep every one of those connections' buffers alive.
+    connections: Semaphore,
     min_backoff: Duration,
     max_backoff: Duration,
     sent: AtomicU64,
@@ -84,6 +89,7 @@ impl ServerClient {
             .timeout(settings.request_timeout)
             .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(settings.max_connections)
             .redirect(redirects);
         if let Some(ca_file) = &settings.tls.ca_file {
             let pem = std::fs::read(ca_file)
@@ -112,6 +118,7 @@ impl ServerClient {
             http,
             credentials,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            connections: Semaphore::new(settings.max_connections.max(1)),
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
             sent: AtomicU64::new(0),
@@ -151,7 +158,7 @@ impl ServerClient {
         }
     }
 
-    /// Sends once, after the rate limiter allows it. For triggers: a lost answer must be
+    /// Sends once, when a connection is free and the rate limiter allows it. For triggers: a lost answer must be
     /// resolved by looking, not by sending again.
     ///
     /// This and `read` return boxed futures: a request's state machine is over a
@@ -159,6 +166,9 @@ impl ServerClient {
     /// inline for each request its code could make.
     pub fn send_once(&self, request: RequestBuilder) -> Boxed<'_, Result<Response, AdapterError>> {
         Box::pin(async move {
+            // Never closed, so acquiring cannot fail; the permit is held until the answer's
+            // head arrives (bodies here are small and read right after).
+            let _connection = self.connections.acquire().await.ok();
             self.limiter.until_ready().await;
             self.sent.fetch_add(1, Ordering::Relaxed);
             request.send().await.map_err(|e| self.transport(e))
@@ -305,5 +315,90 @@ mod tests {
             client.url("job/a/api/json").as_str(),
             "http://127.0.0.1:9/job/a/api/json"
         );
+    }
+
+    /// A server that holds every request until the test lets them go, and tells how many
+    /// it held at once.
+    mod held {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        use axum::extract::State;
+        use tokio::sync::{watch, Semaphore};
+
+        #[derive(Clone)]
+        pub struct Held {
+            pub gate: Arc<Semaphore>,
+            pub inside: Arc<AtomicUsize>,
+            pub most: Arc<AtomicUsize>,
+            pub arrived: watch::Sender<usize>,
+        }
+
+        pub async fn start() -> (String, Held) {
+            let held = Held {
+                gate: Arc::new(Semaphore::new(0)),
+                inside: Arc::default(),
+                most: Arc::default(),
+                arrived: watch::channel(0).0,
+            };
+            let app = axum::Router::new()
+                .route("/", axum::routing::get(hold))
+                .with_state(held.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            (url, held)
+        }
+
+        async fn hold(State(held): State<Held>) -> &'static str {
+            let now = held.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            held.most.fetch_max(now, Ordering::SeqCst);
+            held.arrived.send_modify(|n| *n += 1);
+            held.gate.acquire().await.unwrap().forget();
+            held.inside.fetch_sub(1, Ordering::SeqCst);
+            "ok"
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_beyond_max_connections_wait_for_a_free_one() {
+        let (url, held) = held::start().await;
+        let settings: ServerSettings = serde_yaml::from_str(&format!(
+            "{{name: ci, kind: jenkins, url: '{url}', max_connections: 2, \
+             rate_limit: {{per_second: 1000, burst: 1000}}}}"
+        ))
+        .unwrap();
+        let client = std::sync::Arc::new(ServerClient::new(&settings, Credentials::None).unwrap());
+        let reads: Vec<_> = (0..6)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let url = client.url("");
+                    let response = client
+                        .read(|| client.request(Method::GET, url.clone()))
+                        .await;
+                    response.unwrap().status()
+                })
+            })
+            .collect();
+        // Two requests reach the server; once they are there, all may go.
+        held.arrived
+            .subscribe()
+            .wait_for(|n| *n >= 2)
+            .await
+            .unwrap();
+        held.gate.add_permits(6);
+        for read in reads {
+            assert_eq!(read.await.unwrap(), StatusCode::OK);
+        }
+        assert_eq!(*held.arrived.borrow(), 6);
+        assert_eq!(held.most.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn max_connections_is_sixteen_unless_set() {
+        let settings: ServerSettings =
+            serde_yaml::from_str("{name: ci, kind: jenkins, url: 'http://127.0.0.1:9'}").unwrap();
+        assert_eq!(settings.max_connections, 16);
     }
 }

@@ -162,6 +162,10 @@ pub struct ServerSettings {
     pub tls: TlsSettings,
     #[serde(default)]
     pub rate_limit: RateLimit,
+    /// Requests to this server waiting for an answer at once, and keep-alive connections
+    /// kept open to it; further requests queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Builds Baton keeps running on this server at once; further actions wait their turn.
     #[serde(default)]
     pub max_builds_in_flight: Option<usize>,
@@ -364,6 +368,10 @@ fn default_request_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
+fn default_max_connections() -> usize {
+    16
+}
+
 fn default_max_poll_interval() -> Duration {
     Duration::from_secs(60)
 }
@@ -491,6 +499,12 @@ impl Settings {
             if server.rate_limit.per_second == 0 || server.rate_limit.burst == 0 {
                 return Err(fail(format!(
                     "server `{}`: rate_limit needs per_second and burst above 0",
+                    server.name
+                )));
+            }
+            if server.max_connections == 0 {
+                return Err(fail(format!(
+                    "server `{}`: max_connections must be at least 1",
                     server.name
                 )));
             }
