@@ -382,7 +382,7 @@ impl Service {
                 for (action, run) in stage.actions.iter().zip(&mut run.actions) {
                     if let Some(action_type) = catalog.action_type_of(action) {
                         run.resolved_configuration =
-                            action_type.masked(&run.resolved_configuration);
+                            action_type.masked(&run.resolved_configuration).into();
                     }
                 }
             }

@@ -88,10 +88,10 @@ fn context(url: &str, branch: &str, revision: Option<&str>) -> ActionContext {
         stage: "Source".into(),
         action: "Checkout".into(),
         attempt: 1,
-        configuration: BTreeMap::from([
+        configuration: std::sync::Arc::new(BTreeMap::from([
             ("RepositoryUrl".to_string(), ConfigValue::Text(url.into())),
             ("BranchName".to_string(), ConfigValue::Text(branch.into())),
-        ]),
+        ])),
         revision: revision.map(str::to_string),
         input_artifacts: Vec::new(),
         execution_link: "http://127.0.0.1:8700/api/v1/executions/exec-1".into(),
@@ -277,7 +277,7 @@ async fn status_find_cancel_and_log() {
 #[tokio::test]
 async fn missing_configuration_is_fatal() {
     let mut ctx = context("/srv/repo.git", "main", None);
-    ctx.configuration.remove("BranchName");
+    std::sync::Arc::make_mut(&mut ctx.configuration).remove("BranchName");
     let message = expect_fatal(source().trigger(&ctx).await);
     assert_eq!(message, "Git source needs configuration.BranchName");
 }

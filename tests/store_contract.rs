@@ -231,10 +231,10 @@ mod fixtures {
                     started_at: Some(started_at),
                     finished_at,
                     deadline: Some(at(started + 1800)),
-                    resolved_configuration: BTreeMap::from([(
+                    resolved_configuration: std::sync::Arc::new(BTreeMap::from([(
                         "ProjectName".to_owned(),
                         ConfigValue::Text("job-a".to_owned()),
-                    )]),
+                    )])),
                     external_id: Some("queue:17".to_owned()),
                     external_url: Some("http://jenkins.local/job/job-a/5/".to_owned()),
                     summary: None,

@@ -61,10 +61,12 @@ fn context(run_id: &str, configuration: &[(&str, &str)]) -> ActionContext {
         stage: "Deploy".into(),
         action: "Staging".into(),
         attempt: 1,
-        configuration: configuration
-            .iter()
-            .map(|(k, v)| (k.to_string(), ConfigValue::Text(v.to_string())))
-            .collect(),
+        configuration: std::sync::Arc::new(
+            configuration
+                .iter()
+                .map(|(k, v)| (k.to_string(), ConfigValue::Text(v.to_string())))
+                .collect(),
+        ),
         revision: None,
         input_artifacts: Vec::new(),
         execution_link: "http://127.0.0.1:8700/executions/exec-1".into(),

@@ -28,7 +28,7 @@ pub struct ActionContext {
     pub action: String,
     pub attempt: u32,
     /// The action's configuration with variables already substituted.
-    pub configuration: BTreeMap<String, ConfigValue>,
+    pub configuration: crate::model::ResolvedConfiguration,
     /// The revision the execution was started with (`run start --revision`).
     pub revision: Option<String>,
     /// Output variables of the actions that produced this action's input artifacts.

@@ -50,7 +50,7 @@ impl ActionRun {
             started_at: None,
             finished_at: None,
             deadline: None,
-            resolved_configuration: BTreeMap::new(),
+            resolved_configuration: Default::default(),
             external_id: None,
             external_url: None,
             summary: None,
@@ -140,7 +140,7 @@ impl Flow<'_> {
             let run_id = format!("{id}.{}", execution.runs_started);
             let resolved = resolve(definition, execution, action).and_then(|config| {
                 let mut probe = ActionRun::fresh(String::new(), 0);
-                probe.resolved_configuration = config;
+                probe.resolved_configuration = config.into();
                 if action.is_manual_approval() {
                     minimum_approvals(&probe)?;
                 }

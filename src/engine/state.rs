@@ -144,7 +144,7 @@ pub struct ActionRun {
     /// When the action times out.
     pub deadline: Option<Time>,
     /// The configuration after variable substitution, as given to the executor.
-    pub resolved_configuration: BTreeMap<String, crate::model::ConfigValue>,
+    pub resolved_configuration: crate::model::ResolvedConfiguration,
     /// Set once the executor confirmed it started external work; until then a trigger may
     /// or may not have reached the CI server.
     pub external_id: Option<String>,

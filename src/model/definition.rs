@@ -158,6 +158,11 @@ pub enum Owner {
     Custom,
 }
 
+/// An action's configuration once its variables are substituted: the engine keeps it in
+/// the execution and the executor reads it, one copy shared by both (thousands of actions
+/// may be in flight).
+pub type ResolvedConfiguration = std::sync::Arc<BTreeMap<String, ConfigValue>>;
+
 /// A configuration value: a string, as in CodePipeline, or for a few keys (Jenkins
 /// `Parameters`, TeamCity `Properties`) a map of strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,7 +83,7 @@ pub(super) fn prepare(
     // Decide on the resolved configuration: a `Server` or `RepositoryUrl` may come from a
     // variable.
     let resolved = crate::model::Action {
-        configuration: configuration.clone(),
+        configuration: (*configuration).clone(),
         ..action.clone()
     };
     let mut server_name = None;
@@ -93,6 +93,7 @@ pub(super) fn prepare(
             repository_url,
             branch,
         } => {
+            let configuration = Arc::make_mut(&mut configuration);
             configuration.insert("RepositoryUrl".into(), ConfigValue::Text(repository_url));
             configuration.insert("BranchName".into(), ConfigValue::Text(branch));
             runtime.inner.executors.git.clone()

@@ -49,7 +49,7 @@ impl JobQueue {
     fn execution_url(&self, ctx: &ActionContext, external_id: &str) -> Option<String> {
         let template = self.action_type.settings.execution_url_template.as_ref()?;
         let mut url = template.replace("{ExternalExecutionId}", external_id);
-        for (key, value) in &ctx.configuration {
+        for (key, value) in ctx.configuration.iter() {
             if let (Some(text), false) = (value.as_text(), self.action_type.is_secret(key)) {
                 url = url.replace(&format!("{{Config:{key}}}"), text);
             }

@@ -89,10 +89,12 @@ mod tests {
             stage: "Build".into(),
             action: "Compile".into(),
             attempt: 1,
-            configuration: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
+            configuration: std::sync::Arc::new(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            ),
             revision: None,
             input_artifacts: Vec::new(),
             execution_link: "http://baton/e".into(),

@@ -319,11 +319,10 @@ mod tests {
             stage: "Build".into(),
             action: "Compile".into(),
             attempt: 1,
-            configuration: [(
+            configuration: std::sync::Arc::new(std::collections::BTreeMap::from([(
                 "ProjectName".to_string(),
                 crate::model::ConfigValue::Text(job.into()),
-            )]
-            .into(),
+            )])),
             revision: None,
             input_artifacts: Vec::new(),
             execution_link: "http://baton/exec".into(),

@@ -271,7 +271,7 @@ mod tests {
             stage: "s".into(),
             action: "a".into(),
             attempt: 1,
-            configuration: BTreeMap::new(),
+            configuration: Default::default(),
             revision: None,
             input_artifacts: Vec::new(),
             execution_link: String::new(),

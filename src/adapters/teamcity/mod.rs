@@ -207,10 +207,12 @@ pub(crate) mod test_support {
             stage: "Deploy".into(),
             action: "Staging".into(),
             attempt: 1,
-            configuration: config
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
+            configuration: std::sync::Arc::new(
+                config
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            ),
             revision: None,
             input_artifacts: Vec::new(),
             execution_link: "http://baton/executions/exec-1".into(),
