@@ -100,6 +100,12 @@ macro_rules! contract_tests {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_commit_whose_caller_stops_waiting_lands_whole() {
+                contract::a_commit_whose_caller_stops_waiting_lands_whole(&*fresh().await.store())
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn a_source_revision_starts_one_execution() {
                 contract::a_source_revision_starts_one_execution(&*fresh().await.store()).await;
             }
@@ -333,6 +339,52 @@ pub mod contract {
     use super::fixtures::*;
     use super::*;
     use ExecutionStatus::*;
+
+    /// A caller that stops waiting (a shutdown, a timeout) must not cut a commit in half,
+    /// nor leave the store unable to take the next one.
+    pub async fn a_commit_whose_caller_stops_waiting_lands_whole(store: &dyn Store) {
+        store
+            .put_pipeline(&pipeline("web", &["Build"], "a"), at(0))
+            .await
+            .unwrap();
+        let dropped = execution(&id(1), "web", InProgress, 1);
+        {
+            let mut commit = std::pin::pin!(store.commit(Commit {
+                events: vec![event("web", Some(&dropped.id), "Started", 1)],
+                executions: vec![&dropped],
+                gates: None,
+                source: None,
+            }));
+            std::future::poll_fn(|cx| {
+                let _ = std::future::Future::poll(commit.as_mut(), cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+        }
+        let kept = execution(&id(2), "web", InProgress, 2);
+        store
+            .commit(Commit {
+                events: vec![event("web", Some(&kept.id), "Started", 2)],
+                executions: vec![&kept],
+                gates: None,
+                source: None,
+            })
+            .await
+            .expect("the store takes the next commit");
+        assert_eq!(
+            store.execution(&kept.id).await.unwrap().as_ref(),
+            Some(&kept)
+        );
+        assert_eq!(store.events(&kept.id).await.unwrap().len(), 1);
+        // The abandoned commit landed whole or not at all.
+        let stored = store.execution(&dropped.id).await.unwrap();
+        let events = store.events(&dropped.id).await.unwrap();
+        assert_eq!(
+            stored.is_some(),
+            !events.is_empty(),
+            "{stored:?} {events:?}"
+        );
+    }
 
     pub async fn a_source_revision_starts_one_execution(store: &dyn Store) {
         store
@@ -637,6 +689,47 @@ pub mod contract {
         assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
         assert!(store.events(&good.id).await.unwrap().is_empty());
         assert_eq!(store.execution(&good.id).await.unwrap(), None);
+
+        // A big group (as a busy pipeline's actor commits) fails as one too.
+        let many: Vec<_> = (10..14)
+            .map(|n| execution(&id(n), "web", InProgress, 3))
+            .collect();
+        let mut events: Vec<_> = many
+            .iter()
+            .map(|e| event("web", Some(&e.id), "Started", 3))
+            .collect();
+        events.push(event("ghost", Some(&many[0].id), "Started", 3));
+        let result = store
+            .commit(Commit {
+                events: events.clone(),
+                executions: many.iter().collect(),
+                gates: Some(&Gates::default()),
+                source: None,
+            })
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        for execution in &many {
+            assert_eq!(store.execution(&execution.id).await.unwrap(), None);
+            assert!(store.events(&execution.id).await.unwrap().is_empty());
+        }
+        assert_eq!(store.gates("web").await.unwrap(), kept);
+        events.pop();
+        store
+            .commit(Commit {
+                events,
+                executions: many.iter().collect(),
+                gates: None,
+                source: None,
+            })
+            .await
+            .expect("the same group without the refused event");
+        for execution in &many {
+            assert_eq!(
+                store.execution(&execution.id).await.unwrap().as_ref(),
+                Some(execution)
+            );
+            assert_eq!(store.events(&execution.id).await.unwrap().len(), 1);
+        }
 
         // An event for a pipeline that is not stored is refused the same way.
         let result = store

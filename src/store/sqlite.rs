@@ -108,6 +108,9 @@ fn writer_pool() -> SqlitePoolOptions {
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
+        // The one writer is a file handle that never goes stale: a ping before every
+        // commit would only add a round trip to its worker thread.
+        .test_before_acquire(false)
 }
 
 fn config_error(message: String) -> StoreError {

@@ -56,6 +56,11 @@ pub(super) fn corrupt(what: String, source: serde_json::Error) -> StoreError {
 }
 
 /// True when `error` is SQLite refusing a row whose pipeline is not stored.
+/// True when `error` is SQLite refusing a row that a unique key already holds.
+pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
 pub(super) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
 }

@@ -2,134 +2,207 @@
 //! writes the executions and gates they changed in a single transaction; the rest are the
 //! queries over executions and the event log.
 
-use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, SqlitePool};
 
-use super::codec::{decode_json, decode_time, encode_json, encode_time, is_foreign_key_violation};
+use super::codec::{
+    decode_json, decode_time, encode_json, encode_time, is_foreign_key_violation,
+    is_unique_violation,
+};
 use crate::engine::state::{Execution, ExecutionStatus};
 use crate::store::{Commit, EventRecord, Result, StoreError, StoredEvent};
 
-/// One execution, ready to bind: its indexed columns and its body.
-struct ExecutionRow<'a> {
-    execution: &'a Execution,
-    started_at: String,
-    updated_at: String,
-    finished_at: Option<String>,
-    body: String,
+/// One value to bind.
+enum Value {
+    Text(String),
+    Maybe(Option<String>),
+    Integer(i64),
 }
 
-impl<'a> ExecutionRow<'a> {
-    fn new(execution: &'a Execution) -> Result<Self> {
-        Ok(ExecutionRow {
-            execution,
-            started_at: encode_time(execution.started_at),
-            updated_at: encode_time(execution.updated_at),
-            finished_at: execution.finished_at.map(encode_time),
-            body: encode_json(execution)?,
-        })
+/// One statement of a commit with its values.
+struct Statement {
+    sql: &'static str,
+    values: Vec<Value>,
+}
+
+impl Statement {
+    fn bind_to(
+        self,
+        arguments: &mut SqliteArguments<'static>,
+    ) -> std::result::Result<(), sqlx::Error> {
+        for value in self.values {
+            match value {
+                Value::Text(text) => arguments.add(text),
+                Value::Maybe(text) => arguments.add(text),
+                Value::Integer(n) => arguments.add(n),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok(())
     }
 }
 
+/// At most this many statements (an event, its execution, the gates and a source revision)
+/// go to the writer as one multi-statement query between `BEGIN` and `COMMIT`: one
+/// hand-over to the writer's thread and back instead of one per statement, which is most
+/// of a lone step's commit time after the sync. A larger group commit goes statement by
+/// statement, each one's prepared form cached, as a batch's text (and with it its cached
+/// preparation) would differ with every group's size.
+const ONE_TRIP: usize = 4;
+
+const INSERT_EVENT: &str =
+    "INSERT INTO events (pipeline, execution_id, kind, body, at) VALUES (?, ?, ?, ?, ?)";
+
+const UPSERT_EXECUTION: &str = r#"INSERT INTO executions (id, pipeline, version, status, started_at, updated_at, finished_at, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    pipeline = excluded.pipeline,
+    version = excluded.version,
+    status = excluded.status,
+    started_at = excluded.started_at,
+    updated_at = excluded.updated_at,
+    finished_at = excluded.finished_at,
+    body = excluded.body"#;
+
+const UPSERT_GATES: &str =
+    "INSERT INTO gates (pipeline, body) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET body = excluded.body";
+
+/// No `ON CONFLICT`: the actor checked before applying the event, so a row already there
+/// means another writer got there first, and the whole commit must fail.
+const INSERT_SOURCE_REVISION: &str = "INSERT INTO source_revisions \
+    (pipeline, source, git_ref, revision, execution_id, seen_at) VALUES (?, ?, ?, ?, ?, ?)";
+
 pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()> {
+    use Value::{Integer, Maybe, Text};
     let Some(first) = commit.events.first() else {
         return Err(StoreError::Conflict(
             "a commit needs at least one event".into(),
         ));
     };
-    // Encode everything before taking the write lock, to hold it as briefly as possible.
-    let events = commit
-        .events
-        .iter()
-        .map(|event| Ok((event, encode_json(&event.body)?, encode_time(event.at))))
-        .collect::<Result<Vec<_>>>()?;
-    let executions = commit
-        .executions
-        .iter()
-        .map(|execution| ExecutionRow::new(execution))
-        .collect::<Result<Vec<_>>>()?;
-    let gates = commit.gates.map(encode_json).transpose()?;
-
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    for (event, body, at) in &events {
-        sqlx::query(
-            "INSERT INTO events (pipeline, execution_id, kind, body, at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&event.pipeline)
-        .bind(&event.execution_id)
-        .bind(&event.kind)
-        .bind(body)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            unknown_pipeline(e, || {
-                format!("event {} of pipeline {}", event.kind, event.pipeline)
-            })
-        })?;
+    // Everything is encoded before the writer is asked, so it holds its lock briefly.
+    let mut statements = Vec::new();
+    for event in &commit.events {
+        statements.push(Statement {
+            sql: INSERT_EVENT,
+            values: vec![
+                Text(event.pipeline.clone()),
+                Maybe(event.execution_id.clone()),
+                Text(event.kind.clone()),
+                Text(encode_json(&event.body)?),
+                Text(encode_time(event.at)),
+            ],
+        });
     }
-
-    for row in &executions {
-        let execution = row.execution;
-        sqlx::query(
-            r#"
-            INSERT INTO executions (id, pipeline, version, status, started_at, updated_at, finished_at, body)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET
-                pipeline = excluded.pipeline,
-                version = excluded.version,
-                status = excluded.status,
-                started_at = excluded.started_at,
-                updated_at = excluded.updated_at,
-                finished_at = excluded.finished_at,
-                body = excluded.body
-            "#,
-        )
-        .bind(&execution.id)
-        .bind(&execution.pipeline)
-        .bind(i64::from(execution.version))
-        .bind(execution.status.as_str())
-        .bind(&row.started_at)
-        .bind(&row.updated_at)
-        .bind(&row.finished_at)
-        .bind(&row.body)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            unknown_pipeline(e, || format!("execution {} of pipeline {}", execution.id, execution.pipeline))
-        })?;
+    for execution in &commit.executions {
+        statements.push(Statement {
+            sql: UPSERT_EXECUTION,
+            values: vec![
+                Text(execution.id.clone()),
+                Text(execution.pipeline.clone()),
+                Integer(i64::from(execution.version)),
+                Text(execution.status.as_str().to_string()),
+                Text(encode_time(execution.started_at)),
+                Text(encode_time(execution.updated_at)),
+                Maybe(execution.finished_at.map(encode_time)),
+                Text(encode_json(execution)?),
+            ],
+        });
     }
-
-    if let Some(body) = &gates {
-        sqlx::query(
-            "INSERT INTO gates (pipeline, body) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET body = excluded.body",
-        )
-        .bind(&first.pipeline)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
+    if let Some(gates) = commit.gates {
+        statements.push(Statement {
+            sql: UPSERT_GATES,
+            values: vec![Text(first.pipeline.clone()), Text(encode_json(gates)?)],
+        });
     }
-
     if let Some(seen) = commit.source {
-        // The actor checked before applying the event; a row here means another writer
-        // got there first, and this execution must not start.
-        if !super::sources::insert(&mut tx, seen).await? {
-            return Err(StoreError::Conflict(format!(
-                "revision {} of {} was already seen by {}.{}",
-                seen.revision, seen.git_ref, seen.pipeline, seen.source
-            )));
-        }
+        statements.push(Statement {
+            sql: INSERT_SOURCE_REVISION,
+            values: vec![
+                Text(seen.pipeline.clone()),
+                Text(seen.source.clone()),
+                Text(seen.git_ref.clone()),
+                Text(seen.revision.clone()),
+                Maybe(seen.execution_id.clone()),
+                Text(encode_time(seen.seen_at)),
+            ],
+        });
     }
-
-    // With WAL and synchronous=FULL the commit returns only once the log is on disk.
-    tx.commit().await?;
-    Ok(())
+    // Spawned, so a caller that stops waiting cannot cut the commit short; with WAL and
+    // synchronous=FULL it returns only once the log is on disk.
+    let writer = writer.clone();
+    let task = tokio::spawn(async move {
+        if statements.len() <= ONE_TRIP {
+            in_one_trip(&writer, statements).await
+        } else {
+            one_by_one(&writer, statements).await
+        }
+    });
+    task.await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))
+        .and_then(|done| done)
+        .map_err(|error| refused(error, &commit))
 }
 
-/// Names the row a foreign key refused: it belongs to a pipeline that is not stored.
-fn unknown_pipeline(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+async fn in_one_trip(
+    writer: &SqlitePool,
+    statements: Vec<Statement>,
+) -> std::result::Result<(), sqlx::Error> {
+    let mut sql = String::from("BEGIN IMMEDIATE;\n");
+    let mut arguments = SqliteArguments::default();
+    for statement in statements {
+        sql.push_str(statement.sql);
+        sql.push_str(";\n");
+        statement.bind_to(&mut arguments)?;
+    }
+    sql.push_str("COMMIT;");
+    let mut connection = writer.acquire().await?;
+    let done = sqlx::query_with(&sql, arguments)
+        .execute(&mut *connection)
+        .await;
+    if done.is_err() {
+        // Also when BEGIN itself failed: SQLite then answers that no transaction is
+        // active, which is what this makes sure of.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+    }
+    done.map(|_| ())
+}
+
+async fn one_by_one(
+    writer: &SqlitePool,
+    statements: Vec<Statement>,
+) -> std::result::Result<(), sqlx::Error> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    for statement in statements {
+        let sql = statement.sql;
+        let mut arguments = SqliteArguments::default();
+        statement.bind_to(&mut arguments)?;
+        sqlx::query_with(sql, arguments).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// Says which rule refused a commit: a row of a pipeline that is not stored, or a source
+/// revision another writer recorded first.
+fn refused(error: sqlx::Error, commit: &Commit<'_>) -> StoreError {
     if is_foreign_key_violation(&error) {
-        StoreError::Conflict(format!("{}: the pipeline is not stored", what()))
-    } else {
-        StoreError::Database(error)
+        let pipelines: std::collections::BTreeSet<&str> = commit
+            .events
+            .iter()
+            .map(|e| e.pipeline.as_str())
+            .chain(commit.executions.iter().map(|e| e.pipeline.as_str()))
+            .collect();
+        let pipelines: Vec<&str> = pipelines.into_iter().collect();
+        return StoreError::Conflict(format!(
+            "the commit names a pipeline that is not stored ({}); nothing of it was written",
+            pipelines.join(", ")
+        ));
+    }
+    match commit.source {
+        Some(seen) if is_unique_violation(&error) => StoreError::Conflict(format!(
+            "revision {} of {} was already seen by {}.{}",
+            seen.revision, seen.git_ref, seen.pipeline, seen.source
+        )),
+        _ => StoreError::Database(error),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Source revisions: what each source action of a pipeline has seen, so a revision starts
-//! at most one execution. `insert` runs inside `commit`'s transaction when a push or poll
-//! starts an execution; `record` writes a starting point on its own.
+//! at most one execution. A push or poll that starts an execution has its row written by
+//! the commit that starts it; `record` writes a starting point on its own.
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -8,10 +8,7 @@ use super::codec::encode_time;
 use crate::store::{Result, SourceRevision};
 
 /// Writes `seen` unless that revision of the ref is already recorded; false then.
-pub(super) async fn insert(
-    tx: &mut Transaction<'_, Sqlite>,
-    seen: &SourceRevision,
-) -> Result<bool> {
+async fn insert(tx: &mut Transaction<'_, Sqlite>, seen: &SourceRevision) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO source_revisions (pipeline, source, git_ref, revision, execution_id, seen_at) \
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, source, git_ref, revision) DO NOTHING",
