@@ -1,8 +1,9 @@
 //! What every CI adapter shares on the wire: one HTTP client per server with its TLS
 //! options, timeout and credentials; the server's rate limiter and connection limit (every
-//! request waits its turn, and only so many wait for an answer at once); retries with exponential backoff and jitter for reads, honouring `Retry-After`;
-//! single-shot sends for triggers, which must never be repeated blindly; and the mapping
-//! of transport failures and statuses to retryable or fatal errors.
+//! request waits its turn, and only so many wait for an answer at once); retries with
+//! exponential backoff and jitter for reads, honouring `Retry-After`; single-shot sends
+//! for triggers, which must never be repeated blindly; and the mapping of transport
+//! failures and statuses to retryable or fatal errors.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,8 +159,8 @@ impl ServerClient {
         }
     }
 
-    /// Sends once, when a connection is free and the rate limiter allows it. For triggers: a lost answer must be
-    /// resolved by looking, not by sending again.
+    /// Sends once, when a connection is free and the rate limiter allows it. For triggers:
+    /// a lost answer must be resolved by looking, not by sending again.
     ///
     /// This and `read` return boxed futures: a request's state machine is over a
     /// kilobyte, and every follower waiting on a status read would otherwise carry one

@@ -55,12 +55,12 @@ pub(super) fn corrupt(what: String, source: serde_json::Error) -> StoreError {
     StoreError::Corrupt { what, source }
 }
 
-/// True when `error` is SQLite refusing a row whose pipeline is not stored.
 /// True when `error` is SQLite refusing a row that a unique key already holds.
 pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
+/// True when `error` is SQLite refusing a row whose pipeline is not stored.
 pub(super) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
 }

@@ -67,11 +67,6 @@ ON CONFLICT (id) DO UPDATE SET
 const UPSERT_GATES: &str =
     "INSERT INTO gates (pipeline, body) VALUES (?, ?) ON CONFLICT (pipeline) DO UPDATE SET body = excluded.body";
 
-/// No `ON CONFLICT`: the actor checked before applying the event, so a row already there
-/// means another writer got there first, and the whole commit must fail.
-const INSERT_SOURCE_REVISION: &str = "INSERT INTO source_revisions \
-    (pipeline, source, git_ref, revision, execution_id, seen_at) VALUES (?, ?, ?, ?, ?, ?)";
-
 pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()> {
     use Value::{Integer, Maybe, Text};
     let Some(first) = commit.events.first() else {
@@ -116,7 +111,7 @@ pub(super) async fn commit(writer: &SqlitePool, commit: Commit<'_>) -> Result<()
     }
     if let Some(seen) = commit.source {
         statements.push(Statement {
-            sql: INSERT_SOURCE_REVISION,
+            sql: super::sources::INSERT,
             values: vec![
                 Text(seen.pipeline.clone()),
                 Text(seen.source.clone()),

@@ -2,33 +2,33 @@
 //! at most one execution. A push or poll that starts an execution has its row written by
 //! the commit that starts it; `record` writes a starting point on its own.
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::SqlitePool;
 
-use super::codec::encode_time;
+use super::codec::{encode_time, is_unique_violation};
 use crate::store::{Result, SourceRevision};
 
-/// Writes `seen` unless that revision of the ref is already recorded; false then.
-async fn insert(tx: &mut Transaction<'_, Sqlite>, seen: &SourceRevision) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO source_revisions (pipeline, source, git_ref, revision, execution_id, seen_at) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, source, git_ref, revision) DO NOTHING",
-    )
-    .bind(&seen.pipeline)
-    .bind(&seen.source)
-    .bind(&seen.git_ref)
-    .bind(&seen.revision)
-    .bind(&seen.execution_id)
-    .bind(encode_time(seen.seen_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
+/// The row of a revision a source saw. No `ON CONFLICT`: a revision already recorded is
+/// refused, which fails a commit that would start a second execution for it (the actor
+/// checked before, so another writer got there first), and which `record` reports.
+pub(super) const INSERT: &str = "INSERT INTO source_revisions \
+    (pipeline, source, git_ref, revision, execution_id, seen_at) VALUES (?, ?, ?, ?, ?, ?)";
 
+/// Writes `seen` unless that revision of the ref is already recorded; false then.
 pub(super) async fn record(writer: &SqlitePool, seen: &SourceRevision) -> Result<bool> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let inserted = insert(&mut tx, seen).await?;
-    tx.commit().await?;
-    Ok(inserted)
+    let done = sqlx::query(INSERT)
+        .bind(&seen.pipeline)
+        .bind(&seen.source)
+        .bind(&seen.git_ref)
+        .bind(&seen.revision)
+        .bind(&seen.execution_id)
+        .bind(encode_time(seen.seen_at))
+        .execute(writer)
+        .await;
+    match done {
+        Ok(_) => Ok(true),
+        Err(error) if is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 pub(super) async fn last(
